@@ -108,6 +108,486 @@ class Shutdown:
 # =====================================================================================
 
 
+# --- metadata records: the state a coordinator replicates and a broker holds as its image ---
+
+
+@message
+class BrokerRecord:
+    """A registered broker: address, epoch (offset of its registration) and fencing."""
+
+    broker_id: int
+    address: str
+    broker_epoch: int
+    incarnation: str  # unique per broker process start
+    fenced: bool
+
+
+@message
+class TopicRecord:
+    """A topic: id, name, internal flag and config overrides (canonical values)."""
+
+    topic_id: str
+    name: str
+    num_partitions: int
+    configs: tuple[tuple[str, str | int | bool], ...] = ()
+    internal: bool = False
+
+
+@message
+class PartitionRecord:
+    """A partition: replicas (first = preferred leader), leader (-1 = none), epochs, ISR."""
+
+    topic: str
+    topic_id: str
+    partition: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    leader: int
+    leader_epoch: int
+    partition_epoch: int
+
+
+@message
+class MetadataImage:
+    """The whole committed metadata as of ``offset``: snapshot and what brokers follow."""
+
+    offset: int
+    brokers: tuple[BrokerRecord, ...] = ()
+    topics: tuple[TopicRecord, ...] = ()
+    partitions: tuple[PartitionRecord, ...] = ()
+    next_producer_id: int = 0
+
+
+# --- metadata commands: proposed by the controller, committed by Raft, applied everywhere ---
+
+
+@message
+class RegisterBroker:
+    """Register a broker process; a new incarnation gets a new epoch and starts fenced."""
+
+    broker_id: int
+    address: str
+    incarnation: str
+
+
+@message
+class FenceBroker:
+    """Fence a broker (session timed out or controlled shutdown)."""
+
+    broker_id: int
+    broker_epoch: int
+
+
+@message
+class UnfenceBroker:
+    """Unfence a broker that heartbeats and has caught up with the metadata."""
+
+    broker_id: int
+    broker_epoch: int
+
+
+@message
+class CreateTopic:
+    """Create a topic with an assignment computed by the controller."""
+
+    topic_id: str
+    name: str
+    assignment: tuple[tuple[int, ...], ...]
+    configs: tuple[tuple[str, str | int | bool], ...] = ()
+    internal: bool = False
+
+
+@message
+class DeleteTopic:
+    """Delete a topic and all its partitions."""
+
+    name: str
+    topic_id: str
+
+
+@message
+class CreatePartitions:
+    """Grow a topic to ``total_count``; ``assignment`` lists the new partitions' replicas."""
+
+    name: str
+    topic_id: str
+    total_count: int
+    assignment: tuple[tuple[int, ...], ...]
+
+
+@message
+class AlterConfigs:
+    """Set and delete config overrides of a topic (incremental)."""
+
+    name: str
+    set_configs: tuple[tuple[str, str | int | bool], ...] = ()
+    delete_configs: tuple[str, ...] = ()
+
+
+@message
+class ChangeLeader:
+    """Controller's partition change: new leader (-1 = none) and ISR, if the epoch matches."""
+
+    topic: str
+    partition: int
+    partition_epoch: int  # the epoch the decision was made on; stale -> rejected
+    leader: int
+    isr: tuple[int, ...]
+
+
+@message
+class AlterPartition:
+    """A partition leader's ISR change, checked against the current epochs."""
+
+    topic: str
+    partition: int
+    broker_id: int
+    broker_epoch: int
+    leader_epoch: int
+    partition_epoch: int
+    new_isr: tuple[int, ...]
+
+
+@message
+class AllocateProducerIds:
+    """Hand a broker the next block of ``count`` producer ids."""
+
+    broker_id: int
+    broker_epoch: int
+    count: int
+
+
+@message
+class CommandResult:
+    """What applying a command gave: error code (NONE = applied) and command-specific values."""
+
+    error: ErrorCode = ErrorCode.NONE
+    message: str = ""
+    value: int = -1  # RegisterBroker: broker epoch; AllocateProducerIds: first producer id
+    partition: PartitionRecord | None = None  # ChangeLeader / AlterPartition: the new state
+
+
+# --- controller requests and replies (brokers and admin clients -> controller) ---
+
+
+@message
+class NotControllerReply:
+    """This coordinator is not the controller; try the one named (-1 / "" = unknown)."""
+
+    controller_id: int = -1
+    controller_address: str = ""
+
+
+@message
+class BrokerRegistrationRequest:
+    """A broker process announces itself (once per process start)."""
+
+    broker_id: int
+    address: str
+    incarnation: str
+
+
+@message
+class BrokerRegistrationReply:
+    """The broker's epoch, or why registration failed."""
+
+    error: ErrorCode = ErrorCode.NONE
+    message: str = ""
+    broker_epoch: int = -1
+
+
+@message
+class BrokerHeartbeatRequest:
+    """A broker is alive; ``metadata_offset`` is how far it has applied the metadata."""
+
+    broker_id: int
+    broker_epoch: int
+    metadata_offset: int
+    want_fence: bool = False  # controlled shutdown: move leadership away, then fence
+
+
+@message
+class BrokerHeartbeatReply:
+    """Whether the broker is fenced; StaleBrokerEpoch means it must register again."""
+
+    error: ErrorCode = ErrorCode.NONE
+    message: str = ""
+    is_fenced: bool = True
+
+
+@message
+class MetadataFetchRequest:
+    """Long-poll for metadata newer than ``known_offset``."""
+
+    broker_id: int
+    known_offset: int
+    max_wait_ticks: int
+
+
+@message
+class MetadataFetchReply:
+    """The committed metadata at ``offset``; ``image`` is None when nothing changed."""
+
+    offset: int
+    image: MetadataImage | None = None
+
+
+@message
+class NewTopic:
+    """One topic to create; -1 = the default partition count / replication factor."""
+
+    name: str
+    num_partitions: int = -1
+    replication_factor: int = -1
+    configs: tuple[tuple[str, str | int | bool], ...] = ()
+    assignment: tuple[tuple[int, ...], ...] = ()  # manual placement; () = let zafka place
+    internal: bool = False  # set by zafka itself for __consumer_offsets, never by users
+
+
+@message
+class TopicResult:
+    """Per-topic outcome of an admin request."""
+
+    name: str
+    error: ErrorCode = ErrorCode.NONE
+    message: str = ""
+    topic_id: str = ""
+
+
+@message
+class CreateTopicsRequest:
+    """Create topics (``validate_only``: check without creating)."""
+
+    topics: tuple[NewTopic, ...]
+    validate_only: bool = False
+
+
+@message
+class CreateTopicsReply:
+    """One result per requested topic, in order."""
+
+    results: tuple[TopicResult, ...]
+
+
+@message
+class DeleteTopicsRequest:
+    """Delete topics by name."""
+
+    names: tuple[str, ...]
+
+
+@message
+class DeleteTopicsReply:
+    """One result per requested topic, in order."""
+
+    results: tuple[TopicResult, ...]
+
+
+@message
+class NewPartitions:
+    """Grow a topic to ``total_count`` partitions (optionally with manual placement)."""
+
+    name: str
+    total_count: int
+    assignment: tuple[tuple[int, ...], ...] = ()
+
+
+@message
+class CreatePartitionsRequest:
+    """Add partitions to topics."""
+
+    topics: tuple[NewPartitions, ...]
+    validate_only: bool = False
+
+
+@message
+class CreatePartitionsReply:
+    """One result per requested topic, in order."""
+
+    results: tuple[TopicResult, ...]
+
+
+@message
+class ConfigEntry:
+    """One effective config value as text, and whether it is the default."""
+
+    name: str
+    value: str
+    is_default: bool
+
+
+@message
+class TopicConfigs:
+    """The effective configs of one topic."""
+
+    name: str
+    error: ErrorCode = ErrorCode.NONE
+    message: str = ""
+    entries: tuple[ConfigEntry, ...] = ()
+
+
+@message
+class DescribeConfigsRequest:
+    """Describe the effective configs of topics."""
+
+    names: tuple[str, ...]
+
+
+@message
+class DescribeConfigsReply:
+    """One entry per requested topic, in order."""
+
+    results: tuple[TopicConfigs, ...]
+
+
+@message
+class AlterTopicConfigs:
+    """Config changes for one topic: keys to set and keys to reset to their default."""
+
+    name: str
+    set_configs: tuple[tuple[str, str | int | bool], ...] = ()
+    delete_configs: tuple[str, ...] = ()
+
+
+@message
+class AlterConfigsRequest:
+    """Incrementally alter topic configs."""
+
+    topics: tuple[AlterTopicConfigs, ...]
+    validate_only: bool = False
+
+
+@message
+class AlterConfigsReply:
+    """One result per requested topic, in order."""
+
+    results: tuple[TopicResult, ...]
+
+
+@message
+class ListTopicsRequest:
+    """List topic names."""
+
+    include_internal: bool = False
+
+
+@message
+class TopicListing:
+    """A topic's name, id, partition count and whether it is internal."""
+
+    name: str
+    topic_id: str
+    num_partitions: int
+    internal: bool
+
+
+@message
+class ListTopicsReply:
+    """Every topic, sorted by name."""
+
+    topics: tuple[TopicListing, ...]
+
+
+@message
+class DescribeTopicsRequest:
+    """Describe topics (() = all, internal ones included)."""
+
+    names: tuple[str, ...] = ()
+
+
+@message
+class TopicDescription:
+    """A topic's partitions with leaders and ISRs."""
+
+    name: str
+    error: ErrorCode = ErrorCode.NONE
+    message: str = ""
+    topic_id: str = ""
+    internal: bool = False
+    partitions: tuple[PartitionRecord, ...] = ()
+
+
+@message
+class DescribeTopicsReply:
+    """One description per requested topic and the brokers they refer to."""
+
+    topics: tuple[TopicDescription, ...]
+    brokers: tuple[BrokerRecord, ...]
+
+
+@message
+class AlterPartitionRequest:
+    """A partition leader asks to change the ISR (the epochs are those it knows)."""
+
+    broker_id: int
+    broker_epoch: int
+    topic: str
+    partition: int
+    leader_epoch: int
+    partition_epoch: int
+    new_isr: tuple[int, ...]
+
+
+@message
+class AlterPartitionReply:
+    """The partition's state after the change, or why it was refused."""
+
+    error: ErrorCode = ErrorCode.NONE
+    message: str = ""
+    partition: PartitionRecord | None = None
+
+
+@message
+class AllocateProducerIdsRequest:
+    """A broker asks for a block of producer ids."""
+
+    broker_id: int
+    broker_epoch: int
+    count: int = 1000
+
+
+@message
+class AllocateProducerIdsReply:
+    """The first id of the allocated block and its size."""
+
+    error: ErrorCode = ErrorCode.NONE
+    message: str = ""
+    first_producer_id: int = -1
+    count: int = 0
+
+
+class ElectionType(enum.Enum):
+    """Kind of leader election an admin asks for."""
+
+    PREFERRED = 0
+    UNCLEAN = 1
+
+
+@message
+class ElectLeadersRequest:
+    """Elect leaders for partitions (() = every partition)."""
+
+    election_type: ElectionType
+    partitions: tuple[tuple[str, int], ...] = ()
+
+
+@message
+class PartitionResult:
+    """Per-partition outcome of an admin request."""
+
+    topic: str
+    partition: int
+    error: ErrorCode = ErrorCode.NONE
+    message: str = ""
+
+
+@message
+class ElectLeadersReply:
+    """One result per partition considered."""
+
+    results: tuple[PartitionResult, ...]
+
+
 # =====================================================================================
 # Section: replication, produce and fetch (owner: core/replication.py, actors/)
 # =====================================================================================
