@@ -98,9 +98,134 @@ class Shutdown:
     """Ask a node process to stop cleanly."""
 
 
+@message
+class FaultRule:
+    """Test fault: ``drop`` (with probability) or ``delay`` traffic to ``dest_addresses``."""
+
+    kind: str  # "drop" | "delay"
+    dest_addresses: tuple[str, ...] = ()  # empty = every peer
+    probability: float = 1.0
+    delay_ms: int = 0
+
+
+@message
+class SetFaults:
+    """Replace a node's outbound fault rules (tests only; empty = heal)."""
+
+    rules: tuple[FaultRule, ...]
+
+
+@message
+class Ack:
+    """A request with nothing to return succeeded."""
+
+
+@message
+class Relay:
+    """Ask a node to tell ``EchoReply(payload)`` to actor ``actor`` at ``address``."""
+
+    address: str
+    actor: str
+    payload: Any
+
+
 # =====================================================================================
 # Section: raft (owner: core/raft.py)
 # =====================================================================================
+# Every raft message carries ``from_id``, ``to_id`` (coordinator node ids) and the sender's
+# ``term``.  Commands inside ``RaftEntry`` are opaque to raft (catalogue objects; ``None`` is
+# the no-op a new leader appends).
+
+
+@message
+class RaftEntry:
+    """One raft log entry: ``command`` at ``index``, created by the leader of ``term``."""
+
+    term: int
+    index: int
+    command: Any
+
+
+@message
+class SnapshotMeta:
+    """The last log entry a snapshot covers (its index and term)."""
+
+    index: int
+    term: int
+
+
+@message
+class RequestVote:
+    """Ask for a vote (§5.2) or, with ``pre_vote``, whether a vote would be granted (§9.6)."""
+
+    from_id: int
+    to_id: int
+    term: int  # pre-vote: the term the sender would campaign in (its term + 1)
+    last_log_index: int
+    last_log_term: int
+    pre_vote: bool = False
+
+
+@message
+class RequestVoteResponse:
+    """A (pre-)vote granted or refused."""
+
+    from_id: int
+    to_id: int
+    term: int  # a granted pre-vote echoes the request's term
+    granted: bool
+    pre_vote: bool = False
+
+
+@message
+class AppendEntries:
+    """Leader -> follower: entries after (prev_log_index, prev_log_term); empty = heartbeat."""
+
+    from_id: int
+    to_id: int
+    term: int
+    prev_log_index: int
+    prev_log_term: int
+    entries: tuple[RaftEntry, ...]
+    leader_commit: int
+    read_seq: int = 0  # echoed in the response; confirms leadership for read-index reads
+
+
+@message
+class AppendEntriesResponse:
+    """Follower -> leader; on refusal, a conflict hint for fast back-off."""
+
+    from_id: int
+    to_id: int
+    term: int
+    success: bool
+    match_index: int  # success: last index known to match; refusal: the refused prev index
+    conflict_term: int = 0  # refusal: term of the follower's entry at prev index (0 = none)
+    conflict_index: int = 0  # refusal: first index of conflict_term, or follower's last + 1
+    read_seq: int = 0
+
+
+@message
+class InstallSnapshot:
+    """Leader -> follower whose next entry was compacted away: the whole snapshot (§7)."""
+
+    from_id: int
+    to_id: int
+    term: int
+    meta: SnapshotMeta
+    data: bytes
+    read_seq: int = 0
+
+
+@message
+class InstallSnapshotResponse:
+    """Follower -> leader: the snapshot (or a later prefix) is in place up to match_index."""
+
+    from_id: int
+    to_id: int
+    term: int
+    match_index: int
+    read_seq: int = 0
 
 
 # =====================================================================================
@@ -592,6 +717,185 @@ class ElectLeadersReply:
 # Section: replication, produce and fetch (owner: core/replication.py, actors/)
 # =====================================================================================
 
+LATEST_TIMESTAMP = -1  # ListOffsets: the next offset to be committed (the high watermark)
+EARLIEST_TIMESTAMP = -2  # ListOffsets: the log start offset
+
+
+@message
+class EpochEndOffset:
+    """Where a leader epoch ends in a replica's log; (-1, -1) means unknown there."""
+
+    leader_epoch: int
+    end_offset: int
+
+    @property
+    def undefined(self) -> bool:
+        return self.end_offset == -1
+
+
+@message
+class ProducePartitionData:
+    """Record batches (RecordBatch v2 bytes, producer fields in their headers) for one
+    partition."""
+
+    topic: str
+    partition: int
+    records: Blob
+
+
+@message
+class ProduceRequest:
+    """Batches for many partitions led by one broker; acks 0, 1 or -1 (all)."""
+
+    acks: int
+    timeout_ms: int
+    partitions: tuple[ProducePartitionData, ...]
+    transactional_id: str | None = None
+
+
+@message
+class ProducePartitionResponse:
+    """One partition's produce outcome: the base offset given to the first batch."""
+
+    topic: str
+    partition: int
+    error: ErrorCode = ErrorCode.NONE
+    base_offset: int = -1
+    log_append_time_ms: int = -1
+    log_start_offset: int = -1
+    error_message: str = ""
+
+
+@message
+class ProduceResponse:
+    """The outcome of a ``ProduceRequest``, one entry per partition it carried."""
+
+    partitions: tuple[ProducePartitionResponse, ...]
+    throttle_time_ms: int = 0
+
+
+@message
+class FetchPartition:
+    """Where to read one partition; the epochs fence stale leaders and find divergence."""
+
+    topic: str
+    partition: int
+    fetch_offset: int
+    partition_max_bytes: int
+    current_leader_epoch: int = -1  # -1 = do not check
+    last_fetched_epoch: int = -1  # followers: epoch of their last record (KIP-320)
+    log_start_offset: int = -1  # followers: their log start offset
+
+
+@message
+class FetchRequest:
+    """Read many partitions; replica_id -1 = consumer (reads below the HW only)."""
+
+    replica_id: int
+    max_wait_ms: int
+    min_bytes: int
+    max_bytes: int
+    partitions: tuple[FetchPartition, ...]
+
+
+@message
+class FetchPartitionResponse:
+    """One partition's fetch result: raw batches plus the leader's HW and log start."""
+
+    topic: str
+    partition: int
+    error: ErrorCode = ErrorCode.NONE
+    high_watermark: int = -1
+    last_stable_offset: int = -1
+    log_start_offset: int = -1
+    diverging_epoch: EpochEndOffset | None = None  # follower must truncate (KIP-320)
+    leader_id: int = -1  # set with NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH if known
+    leader_epoch: int = -1
+    records: Blob = b""
+
+
+@message
+class FetchResponse:
+    """The outcome of a ``FetchRequest``, one entry per partition it asked for."""
+
+    partitions: tuple[FetchPartitionResponse, ...]
+    error: ErrorCode = ErrorCode.NONE
+    throttle_time_ms: int = 0
+
+
+@message
+class ListOffsetsPartition:
+    """Find an offset by timestamp (``LATEST_TIMESTAMP`` -1 / ``EARLIEST_TIMESTAMP`` -2)."""
+
+    topic: str
+    partition: int
+    timestamp: int
+    current_leader_epoch: int = -1
+
+
+@message
+class ListOffsetsRequest:
+    """Offsets by timestamp for many partitions; replica_id -1 = consumer."""
+
+    partitions: tuple[ListOffsetsPartition, ...]
+    replica_id: int = -1
+
+
+@message
+class ListOffsetsPartitionResponse:
+    """The offset found (-1 if none) with the timestamp and epoch of its record."""
+
+    topic: str
+    partition: int
+    error: ErrorCode = ErrorCode.NONE
+    timestamp: int = -1
+    offset: int = -1
+    leader_epoch: int = -1
+
+
+@message
+class ListOffsetsResponse:
+    """The outcome of a ``ListOffsetsRequest``, one entry per partition."""
+
+    partitions: tuple[ListOffsetsPartitionResponse, ...]
+
+
+@message
+class OffsetForLeaderEpochPartition:
+    """Ask where ``leader_epoch`` ends in the leader's log (KIP-101/KIP-279)."""
+
+    topic: str
+    partition: int
+    leader_epoch: int
+    current_leader_epoch: int = -1
+
+
+@message
+class OffsetForLeaderEpochRequest:
+    """End offsets of epochs for many partitions; replica_id = the asking follower."""
+
+    replica_id: int
+    partitions: tuple[OffsetForLeaderEpochPartition, ...]
+
+
+@message
+class OffsetForLeaderEpochPartitionResponse:
+    """The largest epoch <= the one asked and where it ends (-1, -1 = unknown)."""
+
+    topic: str
+    partition: int
+    error: ErrorCode = ErrorCode.NONE
+    leader_epoch: int = -1
+    end_offset: int = -1
+
+
+@message
+class OffsetForLeaderEpochResponse:
+    """The outcome of an ``OffsetForLeaderEpochRequest``, one entry per partition."""
+
+    partitions: tuple[OffsetForLeaderEpochPartitionResponse, ...]
+
+
 
 # =====================================================================================
 # Section: consumer groups and offsets (owner: actors/group.py, client/)
@@ -878,6 +1182,6 @@ def catalogue() -> frozenset[type]:
 
 
 __all__ = [
-    "Blob", "Echo", "EchoReply", "Envelope", "ErrorReply", "Shutdown", "StatusReply",
+    "Ack", "Blob", "Echo", "EchoReply", "FaultRule", "SetFaults", "Envelope", "ErrorReply", "Shutdown", "StatusReply",
     "StatusRequest", "Tick", "catalogue", "message",
 ]

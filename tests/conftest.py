@@ -38,3 +38,37 @@ class SeedChooser:
         if self.only is not None:
             return [self.only]
         return list(range(self.count if self.count is not None else default_count))
+
+
+# --- real clusters ------------------------------------------------------------------------
+
+FAST_TUNABLES: dict[str, int] = {}
+
+
+@pytest.fixture
+def cluster_factory(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Build clusters in temporary directories; every one is stopped at teardown."""
+    from cluster import Cluster
+
+    made: list[Cluster] = []
+
+    def make(brokers: int = 3, coordinators: int = 3, start: bool = True,
+             **options: object) -> Cluster:
+        data_dir = options.pop("data_dir", None) or tmp_path_factory.mktemp("cluster")
+        options.setdefault("tunables", dict(FAST_TUNABLES))
+        cluster = Cluster(brokers=brokers, coordinators=coordinators,
+                          data_dir=data_dir, **options)  # type: ignore[arg-type]
+        made.append(cluster)
+        if start:
+            cluster.start()
+        return cluster
+
+    yield make
+    for cluster in made:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster(cluster_factory):  # type: ignore[no-untyped-def]
+    """A running cluster of 3 coordinators and 3 brokers in a temporary directory."""
+    return cluster_factory()

@@ -8,4 +8,11 @@ Must never: import pykka or make protocol decisions.  Imports ``core``, ``zmq`` 
 ``cloudpickle`` only.
 """
 
-__all__: list[str] = []
+from transport.auth import Credentials
+from transport.codec import DecodeError, EncodeError
+from transport.endpoint import Endpoint
+from transport.faults import FaultFilter
+from transport.remote import Postbox, RemoteRef
+
+__all__ = ["Credentials", "DecodeError", "EncodeError", "Endpoint", "FaultFilter", "Postbox",
+           "RemoteRef"]

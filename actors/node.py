@@ -1,0 +1,126 @@
+"""The node entry point: ``python -m actors.node --role broker --id 1 --cluster-file F``.
+
+Owns: one OS process's start-up and shutdown: logging to ``<data-dir>/logs/<role>-<id>.log``
+(rotated) and to stderr, the runtime, the role's main actor, signal handling (SIGTERM/SIGINT
+stop cleanly), and a watchdog that ends the node when the process that launched it is gone
+(so children never outlive a killed launcher).
+
+Must never: keep running after an actor failed (``actors.base`` exits the process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from core.config import Tunables
+from transport.cluster_file import ClusterFile
+
+log = logging.getLogger("zafka.node")
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s [{node}] %(name)s: %(message)s"
+LOG_FILE_BYTES_MAX = 10 * 1024 * 1024
+LOG_FILES_KEPT = 5
+
+
+def setup_logging(data_dir: Path, node: str, level: str) -> None:
+    """Log to a rotated file in ``<data_dir>/logs`` (everything) and stderr (``level``)."""
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    formatter = logging.Formatter(LOG_FORMAT.format(node=node))
+    to_file = logging.handlers.RotatingFileHandler(
+        log_dir / f"{node}.log", maxBytes=LOG_FILE_BYTES_MAX, backupCount=LOG_FILES_KEPT)
+    to_file.setFormatter(formatter)
+    to_file.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
+    to_terminal = logging.StreamHandler(sys.stderr)
+    to_terminal.setFormatter(formatter)
+    to_terminal.setLevel(level.upper())
+    root = logging.getLogger()
+    root.handlers[:] = [to_file, to_terminal]
+    root.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
+    logging.getLogger("pykka").setLevel(logging.CRITICAL)  # actors.base logs failures
+
+    def log_uncaught(*exc_info: Any) -> None:
+        log.critical("uncaught exception; the node stops", exc_info=exc_info)
+
+    sys.excepthook = log_uncaught
+    threading.excepthook = lambda a: log_uncaught(a.exc_type, a.exc_value, a.exc_traceback)
+
+
+def watch_parent(parent_pid: int, stop: threading.Event) -> None:
+    """Set ``stop`` once the launcher is gone (we were re-parented)."""
+    while not stop.wait(0.5):
+        if os.getppid() != parent_pid:
+            log.warning("launcher %d is gone; stopping", parent_pid)
+            stop.set()
+
+
+def start_main_actor(role: str, runtime: Any, data_dir: Path, cluster: ClusterFile) -> None:
+    """Start the role's main actor and register it as ``node`` and as ``<role>``."""
+    from actors.broker import BrokerActor
+    from actors.coordinator import CoordinatorActor
+
+    actor_class = {"coordinator": CoordinatorActor, "broker": BrokerActor}[role]
+    ref = actor_class.start(runtime, role)
+    runtime.register(role, ref, ticks=actor_class.wants_ticks)
+    runtime.register("node", ref)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m actors.node",
+                                     description="Run one zafka node (coordinator or broker).")
+    parser.add_argument("--role", choices=["coordinator", "broker"], required=True)
+    parser.add_argument("--id", type=int, required=True, dest="node_id")
+    parser.add_argument("--cluster-file", required=True)
+    parser.add_argument("--data-dir", required=True,
+                        help="the cluster's data directory; this node uses <role>-<id>/ in it")
+    parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="stop when this process is no longer our parent")
+    parser.add_argument("--bind-host", default=None,
+                        help="interface to bind (default: the host of the advertised address)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from actors.runtime import NodeRuntime
+
+    args = parse_args(argv)
+    node = f"{args.role}-{args.node_id}"
+    data_dir = Path(args.data_dir)
+    setup_logging(data_dir, node, args.log_level)
+    cluster = ClusterFile.load(args.cluster_file)
+    spec = cluster.node(args.role, args.node_id)
+    host, port = spec.address.removeprefix("tcp://").rsplit(":", 1)
+    bind_host = args.bind_host or host
+    tunables = Tunables(**cluster.tunables).validate()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    runtime = NodeRuntime(role=args.role, node_id=args.node_id,
+                          bind_url=f"tcp://{bind_host}:{port}",
+                          credentials=cluster.credentials, tunables=tunables,
+                          advertise_host=host if bind_host != host else None)
+    runtime.start()
+    start_main_actor(args.role, runtime, data_dir / node, cluster)
+    log.info("%s listening on %s (pid %d)", node, runtime.address, os.getpid())
+    if args.parent_pid is not None:
+        threading.Thread(target=watch_parent, args=(args.parent_pid, stop), daemon=True,
+                         name="zafka-watchdog").start()
+    while not stop.wait(1.0):
+        pass
+    log.info("%s stopping", node)
+    runtime.stop()
+    logging.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

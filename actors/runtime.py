@@ -1,0 +1,144 @@
+"""One node process's runtime: postbox, actor registry (router) and ticker.
+
+Owns: the name -> actor-ref table of this process and the single ticker thread.  Envelopes
+for a local actor are told to its ref; an envelope for a name nobody holds gets an
+``ErrorReply`` (if it wanted a reply) and is counted.  Ticks go only to actors that asked for
+them, so idle actors cost nothing.
+
+Must never: run protocol logic, or send periodic messages to actors that did not subscribe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pykka
+
+from core.config import Tunables
+from core.errors import ErrorCode
+from core.messages import Envelope, ErrorReply, Tick
+from transport.auth import Credentials
+from transport.remote import Postbox, RemoteRef
+
+log = logging.getLogger(__name__)
+
+
+class Ticker:
+    """One thread per process that tells ``Tick`` to subscribed actors every ``tick_ms``."""
+
+    def __init__(self, tick_ms: int) -> None:
+        self.tick_ms = tick_ms
+        self.count = 0
+        self._subscribers: dict[str, pykka.ActorRef[Any]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="zafka-ticker", daemon=True)
+
+    def subscribe(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+        with self._lock:
+            self._subscribers[name] = ref
+
+    def unsubscribe(self, name: str) -> None:
+        with self._lock:
+            self._subscribers.pop(name, None)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        period = self.tick_ms / 1000
+        next_due = time.monotonic() + period
+        while not self._stop.wait(max(0.0, next_due - time.monotonic())):
+            next_due += period
+            now = time.monotonic()
+            if next_due < now:  # fell behind (paused process): do not burst, skip ahead
+                next_due = now + period
+            self.count += 1
+            with self._lock:
+                subscribers = list(self._subscribers.values())
+            tick = Tick(count=self.count)
+            for ref in subscribers:
+                try:
+                    ref.tell(tick)
+                except pykka.ActorDeadError:
+                    pass
+
+
+class NodeRuntime:
+    """The process-wide plumbing every actor of a node shares."""
+
+    def __init__(self, *, role: str, node_id: int, bind_url: str,
+                 credentials: Credentials | None, tunables: Tunables,
+                 advertise_host: str | None = None) -> None:
+        self.role = role
+        self.node_id = node_id
+        self.tunables = tunables
+        self.postbox = Postbox(bind_url, credentials=credentials, advertise_host=advertise_host,
+                               queue_messages_max=tunables.send_queue_messages_max)
+        self.ticker = Ticker(tunables.tick_ms)
+        self._actors: dict[str, pykka.ActorRef[Any]] = {}
+        self._lock = threading.Lock()
+        self.undeliverable = 0
+
+    @property
+    def address(self) -> str:
+        return self.postbox.address
+
+    def start(self) -> NodeRuntime:
+        self.postbox.set_local_handler(self.deliver)
+        self.postbox.start()
+        self.ticker.start()
+        return self
+
+    def stop(self) -> None:
+        self.ticker.stop()
+        pykka.ActorRegistry.stop_all(timeout=5)
+        self.postbox.stop()
+
+    # --- registry -----------------------------------------------------------------------
+
+    def register(self, name: str, ref: pykka.ActorRef[Any], *, ticks: bool = False) -> None:
+        with self._lock:
+            if name in self._actors:
+                raise ValueError(f"an actor named {name!r} is already registered")
+            self._actors[name] = ref
+        if ticks:
+            self.ticker.subscribe(name, ref)
+
+    def unregister(self, name: str) -> None:
+        with self._lock:
+            self._actors.pop(name, None)
+        self.ticker.unsubscribe(name)
+
+    def lookup(self, name: str) -> pykka.ActorRef[Any] | None:
+        return self._actors.get(name)
+
+    def remote(self, address: str, actor: str) -> RemoteRef:
+        return RemoteRef(self.postbox, address, actor)
+
+    # --- delivery (inbound thread, or the sender's thread for local sends) --------------
+
+    def deliver(self, envelope: Envelope) -> None:
+        ref = self._actors.get(envelope.dest)
+        if ref is not None:
+            try:
+                ref.tell(envelope)
+                return
+            except pykka.ActorDeadError:
+                pass
+        self.undeliverable += 1
+        if envelope.reply_to:
+            self.postbox.send(envelope.source, envelope.reply_to,
+                              ErrorReply(code=ErrorCode.INVALID_REQUEST,
+                                         message=f"no actor {envelope.dest!r} on this node"),
+                              correlation_id=envelope.correlation_id)
+
+
+__all__ = ["NodeRuntime", "Ticker"]

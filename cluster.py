@@ -1,0 +1,412 @@
+"""zafka's launcher and command line: ``python cluster.py --brokers 3`` and its sub-commands.
+
+Owns: process orchestration — the ``Cluster`` API used by tests and users starts every node
+as its own OS process, waits until each answers, writes the cluster file, kills, pauses,
+restarts and partitions nodes, and stops them all — and the command line built on it.
+
+Run ``python cluster.py --help`` for the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from core.errors import ZafkaError
+from core.messages import FaultRule, SetFaults, StatusReply, StatusRequest
+from transport.auth import Credentials
+from transport.cluster_file import ClusterFile, NodeSpec
+from transport.remote import Postbox, RemoteRef
+
+ROOT = Path(__file__).resolve().parent
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+class ClusterError(Exception):
+    """A cluster could not be started, reached or controlled."""
+
+
+def check_coordinator_count(count: int) -> None:
+    """Refuse a coordinator count that cannot form a proper majority quorum."""
+    if count < 1 or count % 2 == 0:
+        raise ClusterError(
+            f"--coordinators must be an odd number (1, 3, 5, ...), not {count}: the "
+            "coordinators decide by majority, and a quorum of 2f+1 members survives f failures. "
+            f"{count} members would tolerate no more failures than {max(count - 1, 1)} "
+            "while making a majority harder to reach, and an even split could leave no majority."
+        )
+
+
+def free_ports(host: str, count: int) -> list[int]:
+    """``count`` distinct ports the OS reports free on ``host`` right now."""
+    sockets, ports = [], []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            sockets.append(sock)
+            ports.append(sock.getsockname()[1])
+    finally:
+        for sock in sockets:
+            sock.close()
+    return ports
+
+
+class NodeProcess:
+    """A node of the cluster as this launcher sees it: its spec and its OS process."""
+
+    def __init__(self, spec: NodeSpec) -> None:
+        self.spec = spec
+        self.process: subprocess.Popen[bytes] | None = None
+        self.expected_exit = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __repr__(self) -> str:
+        return f"<{self.name} pid={self.pid} {self.spec.address}>"
+
+
+class Cluster:
+    """A zafka cluster of coordinator and broker processes on this machine.
+
+    ``with Cluster(brokers=3, data_dir=tmp) as cluster: ...`` starts it and stops every
+    process on exit, even when the body fails.  Started again on the same ``data_dir`` it
+    brings back the same cluster (node ids, addresses, credentials and data).
+    """
+
+    def __init__(self, brokers: int = 3, coordinators: int = 3, data_dir: str | Path = "data",
+                 *, host: str = "127.0.0.1", port: int | None = None,
+                 log_level: str = "WARNING", insecure: bool = False,
+                 tunables: dict[str, Any] | None = None, child_stderr: TextIO | None = None,
+                 ) -> None:
+        check_coordinator_count(coordinators)
+        if brokers < 1:
+            raise ClusterError(f"--brokers must be at least 1, not {brokers}")
+        self.data_dir = Path(data_dir).resolve()
+        self.cluster_file_path = self.data_dir / "cluster.json"
+        self.log_level = log_level
+        self.child_stderr = child_stderr
+        self.config = self._load_or_create(brokers, coordinators, host, port, insecure,
+                                           tunables or {})
+        self.nodes = [NodeProcess(spec) for spec in self.config.nodes]
+        self._postbox: Postbox | None = None
+
+    # --- configuration ------------------------------------------------------------------
+
+    def _load_or_create(self, brokers: int, coordinators: int, host: str, port: int | None,
+                        insecure: bool, tunables: dict[str, Any]) -> ClusterFile:
+        if self.cluster_file_path.exists():
+            existing = ClusterFile.load(self.cluster_file_path)
+            if tunables and tunables != existing.tunables:
+                existing = ClusterFile(cluster_id=existing.cluster_id,
+                                       credentials=existing.credentials,
+                                       nodes=existing.nodes, tunables=tunables)
+            return existing
+        count = brokers + coordinators
+        ports = list(range(port, port + count)) if port else free_ports(host, count)
+        nodes = [NodeSpec(role="coordinator", node_id=i + 1, address=f"tcp://{host}:{ports[i]}")
+                 for i in range(coordinators)]
+        nodes += [NodeSpec(role="broker", node_id=i + 1,
+                           address=f"tcp://{host}:{ports[coordinators + i]}")
+                  for i in range(brokers)]
+        return ClusterFile(cluster_id=secrets.token_hex(8),
+                           credentials=None if insecure else Credentials.generate(),
+                           nodes=tuple(nodes), tunables=tunables)
+
+    def node(self, name: str) -> NodeProcess:
+        """The node called ``name`` ("broker-1", "coordinator-2")."""
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise ClusterError(f"no node {name!r}; nodes are {[n.name for n in self.nodes]}")
+
+    @property
+    def brokers(self) -> list[NodeProcess]:
+        return [n for n in self.nodes if n.spec.role == "broker"]
+
+    @property
+    def coordinators(self) -> list[NodeProcess]:
+        return [n for n in self.nodes if n.spec.role == "coordinator"]
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def __enter__(self) -> Cluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def postbox(self) -> Postbox:
+        if self._postbox is None:
+            self._postbox = Postbox(credentials=self.config.credentials).start()
+        return self._postbox
+
+    def start(self, timeout: float = READY_TIMEOUT_S) -> Cluster:
+        """Write the cluster file, start every node, and wait until each answers."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.cluster_file_path)
+        for node in self.nodes:
+            if not node.running():
+                self._spawn(node)
+        self.wait_ready([n.name for n in self.nodes], timeout)
+        return self
+
+    def _spawn(self, node: NodeProcess) -> None:
+        command = [sys.executable, "-m", "actors.node", "--role", node.spec.role,
+                   "--id", str(node.spec.node_id), "--cluster-file",
+                   str(self.cluster_file_path), "--data-dir", str(self.data_dir),
+                   "--log-level", self.log_level, "--parent-pid", str(os.getpid())]
+        stderr: Any = self.child_stderr
+        if stderr is None:
+            (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+            stderr = open(self.data_dir / "logs" / f"{node.name}.stderr", "ab")  # noqa: SIM115
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
+        node.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+        node.expected_exit = False
+        if stderr is not self.child_stderr:
+            stderr.close()
+
+    def wait_ready(self, names: Iterable[str], timeout: float = READY_TIMEOUT_S) -> None:
+        """Wait until each named node answers a status request."""
+        deadline = time.monotonic() + timeout
+        for name in names:
+            node = self.node(name)
+            while True:
+                if node.process is not None and node.process.poll() is not None:
+                    raise ClusterError(f"{name} exited with status {node.process.returncode} "
+                                       f"during start-up; see {self.data_dir}/logs/{name}.log")
+                try:
+                    self.status_of(node, timeout=0.5)
+                    break
+                except ZafkaError:  # not listening yet, or its main actor not yet registered
+                    time.sleep(0.05)
+                    if time.monotonic() > deadline:
+                        raise ClusterError(f"{name} did not answer within {timeout} s") from None
+
+    def stop(self) -> None:
+        """Stop every node (SIGTERM, then SIGKILL after a grace period)."""
+        for node in self.nodes:
+            if node.running():
+                node.expected_exit = True
+                assert node.process is not None
+                os.kill(node.process.pid, signal.SIGCONT)
+                node.process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for node in self.nodes:
+            if node.process is None:
+                continue
+            try:
+                node.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                node.process.kill()
+                node.process.wait()
+        if self._postbox is not None:
+            self._postbox.stop()
+            self._postbox = None
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to a node (SIGKILL by default) and, for fatal signals, reap it."""
+        node = self.node(name)
+        if not node.running():
+            raise ClusterError(f"{name} is not running")
+        assert node.process is not None
+        node.expected_exit = sig not in (signal.SIGSTOP, signal.SIGCONT)
+        os.kill(node.process.pid, sig)
+        if sig == signal.SIGKILL:
+            node.process.wait()
+
+    def pause(self, name: str) -> None:
+        self.kill(name, signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.kill(name, signal.SIGCONT)
+
+    def restart(self, name: str, timeout: float = READY_TIMEOUT_S) -> None:
+        """Start a stopped or killed node again (killing it first if it still runs)."""
+        node = self.node(name)
+        if node.running():
+            self.kill(name)
+        self._spawn(node)
+        self.wait_ready([name], timeout)
+
+    # --- talking to nodes ---------------------------------------------------------------
+
+    def ref(self, name: str, actor: str = "node") -> RemoteRef:
+        """A reference to ``actor`` on the node called ``name``."""
+        return RemoteRef(self.postbox, self.node(name).spec.address, actor)
+
+    def status_of(self, node: NodeProcess, timeout: float = 2.0) -> StatusReply:
+        reply = self.ref(node.name).ask(StatusRequest(), timeout).result()
+        assert isinstance(reply, StatusReply)
+        return reply
+
+    def set_faults(self, name: str, rules: Sequence[FaultRule]) -> None:
+        self.ref(name).ask(SetFaults(rules=tuple(rules)), 5).result()
+
+    def partition(self, side_a: Sequence[str], side_b: Sequence[str]) -> None:
+        """Cut all traffic between the nodes of ``side_a`` and those of ``side_b``."""
+        addresses = {n: self.node(n).spec.address for n in (*side_a, *side_b)}
+        for mine, theirs in ((side_a, side_b), (side_b, side_a)):
+            rule = FaultRule(kind="drop", dest_addresses=tuple(addresses[n] for n in theirs))
+            for name in mine:
+                self.set_faults(name, [rule])
+
+    def heal(self) -> None:
+        """Remove every fault rule from every running node."""
+        for node in self.nodes:
+            if node.running():
+                self.set_faults(node.name, [])
+
+
+# =====================================================================================
+# Command line
+# =====================================================================================
+
+
+def status_rows(config: ClusterFile, postbox: Postbox, timeout: float) -> list[dict[str, Any]]:
+    """One row per node of the cluster file: up or down, pid, details."""
+    futures = [(spec, RemoteRef(postbox, spec.address, "node").ask(StatusRequest(), timeout))
+               for spec in config.nodes]
+    rows = []
+    for spec, future in futures:
+        row: dict[str, Any] = {"role": spec.role, "id": spec.node_id, "address": spec.address,
+                               "state": "down", "pid": None}
+        try:
+            reply = future.result()
+            row.update(state="up", pid=reply.pid, details=reply.details)
+        except ZafkaError:
+            pass
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    widths = [max(len(c), *(len(str(r.get(c, "") if r.get(c) is not None else "-"))
+                            for r in rows)) for c in columns]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    for row in rows:
+        cells = [str(row.get(c) if row.get(c) is not None else "-") for c in columns]
+        lines.append("  ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True)))
+    return "\n".join(lines)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Start the cluster in the foreground until Ctrl-C / SIGTERM."""
+    stopping = False
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    began = time.monotonic()
+    cluster = Cluster(brokers=args.brokers, coordinators=args.coordinators,
+                      data_dir=args.data_dir, host=args.host, port=args.port,
+                      log_level=args.log_level, insecure=args.insecure, child_stderr=sys.stderr)
+    try:
+        cluster.start()
+        rows = status_rows(cluster.config, cluster.postbox, 2.0)
+        print(format_table(rows, ["role", "id", "pid", "address", "state"]))
+        print(f"\nzafka cluster ready in {time.monotonic() - began:.2f} s; "
+              f"cluster file: {cluster.cluster_file_path}\nPress Ctrl-C to stop.", flush=True)
+        while not stopping:
+            time.sleep(0.2)
+            for node in cluster.nodes:
+                if node.process is not None and not node.expected_exit \
+                        and node.process.poll() is not None:
+                    node.expected_exit = True
+                    print(f"zafka: {node.name} (pid {node.pid}) exited unexpectedly with "
+                          f"status {node.process.returncode}; see "
+                          f"{cluster.data_dir}/logs/{node.name}.log", file=sys.stderr)
+    except ClusterError as exc:
+        print(f"zafka: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        cluster.stop()
+    print("zafka cluster stopped.")
+    return 0
+
+
+def command_status(args: argparse.Namespace) -> int:
+    config = ClusterFile.load(args.cluster)
+    postbox = Postbox(credentials=config.credentials).start()
+    try:
+        rows = status_rows(config, postbox, args.timeout)
+    finally:
+        postbox.stop()
+    if args.json:
+        print(json.dumps({"cluster_id": config.cluster_id, "nodes": rows}, indent=2,
+                         default=str))
+    else:
+        print(format_table(rows, ["role", "id", "state", "pid", "address"]))
+    return 0 if all(r["state"] == "up" for r in rows) else 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cluster.py",
+        description="Run a zafka cluster, or drive one with a sub-command.",
+        epilog="examples:\n  python cluster.py --brokers 3\n  python cluster.py status --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--brokers", type=int, default=3, help="broker processes (default 3)")
+    parser.add_argument("--coordinators", type=int, default=3,
+                        help="coordinator processes, an odd number (default 3)")
+    parser.add_argument("--data-dir", default="data", help="data directory (default ./data)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--port", type=int, default=None,
+                        help="first port; nodes take consecutive ports (default: free ports)")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--insecure", action="store_true",
+                        help="turn authentication off (benchmarks only; never in production)")
+    parser.set_defaults(handler=command_run)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    status = commands.add_parser("status", help="report every node of a cluster",
+                                 description="Report every node of the cluster file.")
+    status.add_argument("--cluster", default=None,
+                        help="cluster file (default $ZAFKA_CLUSTER or ./data/cluster.json)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--timeout", type=float, default=2.0, help="seconds to wait per node")
+    status.set_defaults(handler=command_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (ClusterError, FileNotFoundError) as exc:
+        print(f"zafka: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The cluster file: where every node listens and the credentials to talk to them.
+
+Owns: the JSON format of ``<data-dir>/cluster.json`` and writing it safely (mode 0600,
+temp file + fsync + rename).  Every process of a cluster — nodes, CLI, client programs —
+finds its peers and its keys here.
+
+Must never: be written world-readable (it holds secret keys).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from transport.auth import Credentials
+
+FORMAT_VERSION = 1
+ENV_VAR = "ZAFKA_CLUSTER"
+DEFAULT_PATH = "data/cluster.json"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NodeSpec:
+    """One node of the cluster: its role, id and the address it listens on."""
+
+    role: str  # "coordinator" | "broker"
+    node_id: int
+    address: str  # "tcp://127.0.0.1:9301"
+
+    @property
+    def name(self) -> str:
+        return f"{self.role}-{self.node_id}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterFile:
+    """The parsed cluster file."""
+
+    cluster_id: str
+    credentials: Credentials | None  # None: authentication explicitly turned off
+    nodes: tuple[NodeSpec, ...]
+    tunables: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def coordinators(self) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if n.role == "coordinator")
+
+    @property
+    def brokers(self) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if n.role == "broker")
+
+    def node(self, role: str, node_id: int) -> NodeSpec:
+        for spec in self.nodes:
+            if spec.role == role and spec.node_id == node_id:
+                return spec
+        raise KeyError(f"no {role} {node_id} in the cluster file")
+
+    def with_nodes(self, nodes: tuple[NodeSpec, ...]) -> ClusterFile:
+        return dataclasses.replace(self, nodes=nodes)
+
+    # --- files --------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT_VERSION,
+            "cluster_id": self.cluster_id,
+            "credentials": self.credentials.to_dict() if self.credentials else None,
+            "nodes": [dataclasses.asdict(n) for n in self.nodes],
+            "tunables": self.tunables,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClusterFile:
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported cluster file version {data.get('version')!r}")
+        creds = data.get("credentials")
+        return cls(
+            cluster_id=data["cluster_id"],
+            credentials=Credentials.from_dict(creds) if creds else None,
+            nodes=tuple(NodeSpec(**n) for n in data["nodes"]),
+            tunables=dict(data.get("tunables") or {}),
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> ClusterFile:
+        """Read the cluster file at ``path``, else $ZAFKA_CLUSTER, else ./data/cluster.json."""
+        resolved = resolve_path(path)
+        try:
+            text = resolved.read_text()
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"no cluster file at {resolved} (start a cluster with "
+                f"'python cluster.py --brokers 3', or pass the path / set ${ENV_VAR})"
+            ) from None
+        return cls.from_json(json.loads(text))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write atomically with mode 0600."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".cluster.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(self.to_json(), handle, indent=2)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def resolve_path(path: str | os.PathLike[str] | None) -> Path:
+    if path is not None:
+        return Path(path)
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+__all__ = ["ClusterFile", "DEFAULT_PATH", "ENV_VAR", "NodeSpec", "resolve_path"]
