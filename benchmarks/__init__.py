@@ -1,0 +1,1 @@
+"""zafka benchmarks: run ``python -m benchmarks`` (see benchmarks/README.md)."""
