@@ -137,6 +137,8 @@ class PartitionLog:
         self._checkpointed_recovery_point = -1
         self._checkpoint_ms = self.clock_ms()
         self.recovery_point = recovery_point
+        for segment in self.segments:
+            segment.flush()
         self.flush()
         self._checkpoint_recovery_point()
 
@@ -243,10 +245,11 @@ class PartitionLog:
         return self.recovery_point < self.log_end_offset
 
     def flush(self) -> int:
-        """fsync everything appended since the last flush; return the flushed offset."""
-        if self.needs_flush or self._unflushed_records:
-            for segment in self.segments:
-                segment.flush()
+        """fsync everything appended since the last flush; return the flushed offset.
+
+        Only the active segment can hold unflushed data: ``roll()`` flushes the one it
+        closes."""
+        self.active_segment.flush()
         self.recovery_point = self.log_end_offset
         self._unflushed_records = 0
         now = self.clock_ms()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from storage.log import LogConfig, PartitionLog
 from storage.memory import MemoryDirectory, MemoryPartitionLog
-from storage.records import Record, encode_batch
+from storage.records import ConsumerRecord, Record, decode_batches, encode_batch
 
 
 class Clock:
@@ -65,4 +64,13 @@ def values_of(n: int, prefix: str = "v", size: int = 0) -> list[bytes]:
     return [f"{prefix}{i}".encode().ljust(size, b".") for i in range(n)]
 
 
-BatchMaker = Callable[..., bytes]
+def read_all(log: PartitionLog) -> list[ConsumerRecord]:
+    """Every record from the log start to the LEO, read as a consumer would."""
+    records: list[ConsumerRecord] = []
+    offset = log.log_start_offset
+    while offset < log.log_end_offset:
+        found = decode_batches(log.read(offset, 1 << 20))
+        assert found, f"no progress at {offset}"
+        records += found
+        offset = found[-1].offset + 1
+    return records

@@ -5,25 +5,13 @@ from __future__ import annotations
 import pytest
 
 from core.errors import CorruptRecord, InvalidRequest, OffsetOutOfRange, RecordTooLarge
-from storage.log import LogConfig, PartitionLog
-from storage.records import ConsumerRecord, Record, decode_batches, encode_batch, read_header
-from tests.storage.conftest import LogFactory, batch, values_of
+from storage.log import LogConfig
+from storage.records import Record, decode_batches, encode_batch, read_header
+from tests.storage.conftest import LogFactory, batch, read_all, values_of
 
 
 def offsets_in(data: memoryview) -> list[int]:
     return [r.offset for r in decode_batches(data)]
-
-
-def read_all(log: PartitionLog) -> list[ConsumerRecord]:
-    """Every record from the log start to the LEO, read as a consumer would."""
-    records: list[ConsumerRecord] = []
-    offset = log.log_start_offset
-    while offset < log.log_end_offset:
-        found = decode_batches(log.read(offset, 1 << 20))
-        assert found, f"no progress at {offset}"
-        records += found
-        offset = found[-1].offset + 1
-    return records
 
 
 def test_leader_append_assigns_offsets_and_stamps_the_epoch(logs: LogFactory) -> None:
@@ -134,8 +122,9 @@ def test_compaction_keeps_the_newest_record_per_key(logs: LogFactory) -> None:
         records = [Record(key, value, timestamp_ms=10_000 + i)]
         log.append_as_leader(encode_batch(records), leader_epoch=0)
     assert log.compact(now_ms=10_500) == 4
-    assert [(r.offset, r.key, r.value) for r in read_all(log)] == [(4, b"b", None), (5, b"a", b"3"), (6, b"d", b"1"),
-                          (7, b"c", None), (8, b"e", b"1"), (9, b"e", b"2")]
+    assert [(r.offset, r.key, r.value) for r in read_all(log)] == [
+        (4, b"b", None), (5, b"a", b"3"), (6, b"d", b"1"), (7, b"c", None), (8, b"e", b"1"),
+        (9, b"e", b"2")]
     assert log.compact(now_ms=20_000) == 2, "tombstones expire after delete.retention.ms"
     log = logs.reopen(log)
     assert log.log_end_offset == 10
