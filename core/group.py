@@ -47,7 +47,6 @@ from core.group_model import (
 )
 from core.messages import (
     DescribedGroup,
-    DescribedMember,
     DescribeGroupsRequest,
     DescribeGroupsResponse,
     GroupState,
@@ -444,8 +443,11 @@ class GroupCoordinator:
         eff = GroupEffects()
         pending = self._pending.pop(append_id, None)
         if isinstance(pending, PendingCommit):
-            group = self.groups.get(pending.group_id)
-            if error is ErrorCode.NONE and group is not None:
+            if error is ErrorCode.NONE:
+                group = self.groups.get(pending.group_id)
+                if group is None:  # emptied and removed while the commit was in flight
+                    group = self.groups[pending.group_id] = Group(
+                        pending.group_id, self.partition_for(pending.group_id))
                 group.offsets.update(pending.offsets)
             eff.reply(pending.reply_to, pending.response(append_error(error)))
         elif isinstance(pending, PendingSync):
@@ -501,14 +503,7 @@ class GroupCoordinator:
         if group is None:
             return DescribedGroup(error_code=ErrorCode.NONE, group_id=group_id,
                                   state=GroupState.DEAD)
-        members = tuple(DescribedMember(
-            member_id=m.member_id, client_id=m.client_id, client_host=m.client_host,
-            metadata=m.metadata(group.protocol_name), assignment=m.assignment)
-            for m in group.members.values())
-        return DescribedGroup(
-            error_code=ErrorCode.NONE, group_id=group_id, state=group.state,
-            protocol_type=group.protocol_type, protocol_name=group.protocol_name,
-            generation_id=group.generation_id, leader=group.leader, members=members)
+        return group.describe()
 
     # --- time ---------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from core import group_codec as codec
 from core.errors import ErrorCode
 from core.group_codec import GroupMetadata, MemberMetadata, OffsetAndMetadata
 from core.messages import (
+    DescribedGroup,
+    DescribedMember,
     GroupProtocol,
     GroupState,
     JoinGroupRequest,
@@ -263,6 +265,17 @@ class Group:
                 return False
             seen.update(partitions)
         return True
+
+    def describe(self) -> DescribedGroup:
+        """This group as DescribeGroups reports it."""
+        members = tuple(DescribedMember(
+            member_id=m.member_id, client_id=m.client_id, client_host=m.client_host,
+            metadata=m.metadata(self.protocol_name), assignment=m.assignment)
+            for m in self.members.values())
+        return DescribedGroup(
+            error_code=ErrorCode.NONE, group_id=self.group_id, state=self.state,
+            protocol_type=self.protocol_type, protocol_name=self.protocol_name,
+            generation_id=self.generation_id, leader=self.leader, members=members)
 
     def check(self) -> None:
         """Assert this group's invariants."""

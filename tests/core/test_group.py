@@ -558,3 +558,20 @@ def step_randomly(broker: Broker, rng: random.Random, known: list[str]) -> None:
         broker.finish(held, rng.choice([ErrorCode.NONE, ErrorCode.NOT_ENOUGH_REPLICAS]))
     else:
         broker.tick(rng.randrange(1, 10))
+
+
+def test_a_commit_in_flight_survives_its_group_emptying_before_the_append_completes():
+    broker = Broker()
+    join = broker.join()
+    member, gen = member_of(broker, join), gen_of(broker, join)
+    broker.call("on_sync_group", SyncGroupRequest(group_id="g", generation_id=gen,
+                                                  member_id=member))
+    broker.hold_appends = True
+    commit = broker.commit({TOPIC_PARTITIONS[2]: 8}, gen, member)
+    broker.call("on_leave_group", LeaveGroupRequest(group_id="g", member_id=member))
+    assert "g" not in broker.coord.groups
+    for held in list(broker.held):
+        broker.finish(held, ErrorCode.NONE)
+    assert broker.reply(commit).partitions[0].error_code is ErrorCode.NONE  # type: ignore
+    assert broker.fetch() == {TOPIC_PARTITIONS[2]: 8}
+    assert Broker(log=broker.log).fetch() == {TOPIC_PARTITIONS[2]: 8}
