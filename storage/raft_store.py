@@ -1,0 +1,320 @@
+"""Durable raft state of one coordinator: hard state, snapshot and log entries.
+
+Owns: the files of a raft data directory (``RaftStore``) and its in-memory twin
+(``MemoryRaftStore``).  Both implement ``persist(ready)`` (the persist step of a
+``core.raft_types.Ready``; durable when it returns) and ``load() -> PersistentState``.
+
+On disk:
+- ``raft-entries.log``: append-only records ``[u32 length][u32 crc32c][u64 index][u64 term]
+  [pickled command]``.  A suffix is cut with ``ftruncate``; compaction rewrites the file with
+  the retained suffix (temp -> fsync -> rename -> fsync dir).  On load, everything from the
+  first torn or corrupt record on is dropped: such records were never acknowledged, because
+  ``persist`` fsyncs before any message that depends on them is sent.
+- ``raft-hardstate`` and ``raft-snapshot``: small files replaced atomically, each with a CRC.
+
+Commands are pickled with protocol 5; only this store's own files are ever unpickled.
+Must never: interpret commands, or return from ``persist`` before the data is durable.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+
+import crc32c
+
+from core.errors import CorruptRecord
+from core.messages import RaftEntry, SnapshotMeta
+from core.raft_types import HardState, PersistentState, Ready, Snapshot
+
+_RECORD_HEADER = struct.Struct(">II")  # payload length, crc32c(payload)
+_ENTRY_HEAD = struct.Struct(">QQ")  # index, term
+_HARD_STATE = struct.Struct(">QqQ")  # term, voted_for (-1 = none), commit
+_SNAPSHOT_HEAD = struct.Struct(">QQ")  # index, term
+_CRC = struct.Struct(">I")
+
+ENTRIES_FILE = "raft-entries.log"
+HARD_STATE_FILE = "raft-hardstate"
+SNAPSHOT_FILE = "raft-snapshot"
+
+
+def reconcile(snapshot: Snapshot | None, entries: Sequence[RaftEntry]) -> list[RaftEntry]:
+    """The entries that follow ``snapshot`` (§7: keep them only if the log holds its last entry).
+
+    A crash between writing a received snapshot and cutting the log it replaced can leave
+    entries after the snapshot that came from a diverged leader; their terms are lower than
+    the snapshot's (its last entry is committed), which is how they are recognised.
+
+    ``entries`` must be contiguous.  Raises ``CorruptRecord`` on a gap after the snapshot.
+    """
+    if snapshot is None or not entries:
+        kept = list(entries)
+    else:
+        meta = snapshot.meta
+        first = entries[0].index
+        if first > meta.index + 1:
+            raise CorruptRecord(f"raft log starts at {first}, after snapshot {meta.index}")
+        at_snapshot = meta.index - first
+        if at_snapshot < 0:  # entries older than the snapshot's term cannot follow it
+            kept = list(entries) if entries[0].term >= meta.term else []
+        elif at_snapshot < len(entries) and entries[at_snapshot].term == meta.term:
+            kept = list(entries[at_snapshot + 1:])
+        else:
+            kept = []
+    return kept
+
+
+def _checked_state(hard: HardState, snapshot: Snapshot | None,
+                   entries: list[RaftEntry]) -> PersistentState:
+    last = entries[-1].index if entries else (snapshot.meta.index if snapshot else 0)
+    if hard.commit > last:
+        raise CorruptRecord(f"raft commit index {hard.commit} beyond the durable log ({last})")
+    return PersistentState(hard_state=hard, snapshot=snapshot, entries=tuple(entries))
+
+
+# ------------------------------------------------------------------------- file helpers
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: temp file -> fsync -> rename -> fsync directory."""
+    temp = path.with_name(path.name + ".tmp")
+    with open(temp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temp, path)
+    _fsync_dir(path.parent)
+
+
+def _with_crc(payload: bytes) -> bytes:
+    return _CRC.pack(crc32c.crc32c(payload)) + payload
+
+
+def _read_crc_file(path: Path) -> bytes | None:
+    if not path.exists():
+        return None
+    blob = path.read_bytes()
+    if len(blob) < _CRC.size or _CRC.unpack_from(blob)[0] != crc32c.crc32c(blob[_CRC.size:]):
+        raise CorruptRecord(f"{path}: checksum mismatch")
+    return blob[_CRC.size:]
+
+
+def _encode_entry(entry: RaftEntry) -> bytes:
+    payload = _ENTRY_HEAD.pack(entry.index, entry.term) + pickle.dumps(entry.command,
+                                                                       protocol=5)
+    return _RECORD_HEADER.pack(len(payload), crc32c.crc32c(payload)) + payload
+
+
+def _scan_entries(blob: bytes) -> tuple[list[RaftEntry], list[int], int]:
+    """Decode records up to the first torn/corrupt one: (entries, offsets, valid length)."""
+    entries: list[RaftEntry] = []
+    offsets: list[int] = []
+    position = 0
+    while position + _RECORD_HEADER.size <= len(blob):
+        length, crc = _RECORD_HEADER.unpack_from(blob, position)
+        start = position + _RECORD_HEADER.size
+        payload = blob[start:start + length]
+        if len(payload) != length or length < _ENTRY_HEAD.size or crc32c.crc32c(payload) != crc:
+            break
+        index, term = _ENTRY_HEAD.unpack_from(payload)
+        if entries and index != entries[-1].index + 1:
+            break
+        # Our own file, written by _encode_entry: plain pickle is acceptable here.
+        command = pickle.loads(payload[_ENTRY_HEAD.size:])
+        entries.append(RaftEntry(term=term, index=index, command=command))
+        offsets.append(position)
+        position = start + length
+    return entries, offsets, position
+
+
+class RaftStore:
+    """Raft state in a directory; ``persist`` fsyncs before it returns."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._entries_path = self.directory / ENTRIES_FILE
+        self._entries_path.touch(exist_ok=True)
+        self._offsets: list[int] = []  # file offset of each stored entry, by position
+        self._first_index = 1  # index of the entry at self._offsets[0]
+        self._state = self._recover()
+
+    def load(self) -> PersistentState:
+        """What is durable (read again from the files)."""
+        self._state = self._recover()
+        return self._state
+
+    def close(self) -> None:
+        """Nothing stays open between calls; present for symmetry with other stores."""
+
+    def _recover(self) -> PersistentState:
+        hard_blob = _read_crc_file(self.directory / HARD_STATE_FILE)
+        hard = HardState()
+        if hard_blob is not None:
+            term, voted_for, commit = _HARD_STATE.unpack(hard_blob)
+            hard = HardState(term=term, voted_for=None if voted_for < 0 else voted_for,
+                             commit=commit)
+        snapshot = None
+        snap_blob = _read_crc_file(self.directory / SNAPSHOT_FILE)
+        if snap_blob is not None:
+            index, term = _SNAPSHOT_HEAD.unpack_from(snap_blob)
+            snapshot = Snapshot(meta=SnapshotMeta(index=index, term=term),
+                                data=snap_blob[_SNAPSHOT_HEAD.size:])
+        entries, offsets, valid = _scan_entries(self._entries_path.read_bytes())
+        kept = reconcile(snapshot, entries)
+        if len(kept) != len(entries):
+            self._rewrite(kept)
+        else:
+            if valid != self._entries_path.stat().st_size:
+                os.truncate(self._entries_path, valid)  # cut the torn tail
+            self._offsets = offsets
+            self._first_index = kept[0].index if kept else 1
+        self._next_index = (kept[-1].index + 1 if kept
+                            else (snapshot.meta.index + 1 if snapshot else 1))
+        return _checked_state(hard, snapshot, kept)
+
+    def persist(self, ready: Ready) -> None:
+        """The persist step of ``ready``: snapshot, truncation, entries, hard state; fsync."""
+        if ready.snapshot is not None:
+            meta = ready.snapshot.meta
+            write_atomically(self.directory / SNAPSHOT_FILE,
+                             _with_crc(_SNAPSHOT_HEAD.pack(meta.index, meta.term)
+                                       + ready.snapshot.data))
+            self._drop_prefix(meta.index)
+        if ready.truncate_from is not None or ready.entries:
+            self._write_entries(ready)
+        if ready.hard_state is not None:
+            hard = ready.hard_state
+            voted_for = -1 if hard.voted_for is None else hard.voted_for
+            write_atomically(self.directory / HARD_STATE_FILE,
+                             _with_crc(_HARD_STATE.pack(hard.term, voted_for, hard.commit)))
+
+    def _write_entries(self, ready: Ready) -> None:
+        with open(self._entries_path, "r+b") as f:
+            if ready.truncate_from is not None:
+                keep = max(0, ready.truncate_from - self._first_index)
+                if keep < len(self._offsets):
+                    f.truncate(self._offsets[keep])
+                    del self._offsets[keep:]
+                    self._next_index = self._first_index + keep
+            if ready.entries:
+                assert ready.entries[0].index == self._next_index, (
+                    ready.entries[0].index, self._next_index)
+                if not self._offsets:
+                    self._first_index = ready.entries[0].index
+                position = f.seek(0, os.SEEK_END)
+                records = []
+                for entry in ready.entries:
+                    record = _encode_entry(entry)
+                    self._offsets.append(position)
+                    position += len(record)
+                    records.append(record)
+                f.write(b"".join(records))
+                self._next_index = ready.entries[-1].index + 1
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _drop_prefix(self, snapshot_index: int) -> None:
+        """Compaction: keep only the entries after ``snapshot_index`` (rewrite atomically)."""
+        drop = snapshot_index - self._first_index + 1
+        if drop <= 0 or not self._offsets:
+            self._next_index = max(self._next_index, snapshot_index + 1)
+            return
+        if drop >= len(self._offsets):
+            self._rewrite([])
+            self._next_index = snapshot_index + 1
+            return
+        blob = self._entries_path.read_bytes()
+        start = self._offsets[drop]
+        write_atomically(self._entries_path, blob[start:])
+        self._offsets = [offset - start for offset in self._offsets[drop:]]
+        self._first_index += drop
+
+    def _rewrite(self, entries: list[RaftEntry]) -> None:
+        records = [_encode_entry(entry) for entry in entries]
+        write_atomically(self._entries_path, b"".join(records))
+        self._offsets = []
+        position = 0
+        for record in records:
+            self._offsets.append(position)
+            position += len(record)
+        self._first_index = entries[0].index if entries else 1
+
+
+class MemoryRaftStore:
+    """The in-memory twin: ``persist`` is durable at once; ``stage`` + ``crash`` lose writes.
+
+    ``stage(ready)`` queues the writes of a persist step without making them durable (a
+    process in the middle of ``persist``); ``flush()`` makes them durable; ``crash(rng)``
+    keeps a random prefix of the staged writes (none without ``rng``) and drops the rest.
+    """
+
+    def __init__(self) -> None:
+        self._hard = HardState()
+        self._snapshot: Snapshot | None = None
+        self._entries: list[RaftEntry] = []
+        self._staged: list[tuple[str, object]] = []
+
+    def load(self) -> PersistentState:
+        assert not self._staged, "load() after crash() or flush()"
+        self._entries = reconcile(self._snapshot, self._entries)
+        return _checked_state(self._hard, self._snapshot, self._entries)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def persist(self, ready: Ready) -> None:
+        self.stage(ready)
+        self.flush()
+
+    def stage(self, ready: Ready) -> None:
+        if ready.snapshot is not None:
+            self._staged.append(("snapshot", ready.snapshot))
+        if ready.truncate_from is not None:
+            self._staged.append(("truncate", ready.truncate_from))
+        self._staged.extend(("append", entry) for entry in ready.entries)
+        if ready.hard_state is not None:
+            self._staged.append(("hard_state", ready.hard_state))
+
+    def flush(self) -> None:
+        for kind, value in self._staged:
+            self._write(kind, value)
+        self._staged.clear()
+
+    def crash(self, rng: random.Random | None = None) -> None:
+        """Lose what was staged but not flushed (all of it, or a random suffix with ``rng``)."""
+        survivors = rng.randrange(len(self._staged) + 1) if rng and self._staged else 0
+        for kind, value in self._staged[:survivors]:
+            self._write(kind, value)
+        self._staged.clear()
+
+    def _write(self, kind: str, value: object) -> None:
+        if kind == "snapshot":
+            assert isinstance(value, Snapshot)
+            self._snapshot = value
+            self._entries = [e for e in self._entries if e.index > value.meta.index]
+        elif kind == "truncate":
+            assert isinstance(value, int)
+            self._entries = [e for e in self._entries if e.index < value]
+        elif kind == "append":
+            assert isinstance(value, RaftEntry)
+            expected = (self._entries[-1].index + 1 if self._entries
+                        else (self._snapshot.meta.index + 1 if self._snapshot else 1))
+            assert value.index == expected, (value.index, expected)
+            self._entries.append(value)
+        else:
+            assert isinstance(value, HardState)
+            self._hard = value
+
+
+__all__ = ["MemoryRaftStore", "RaftStore", "reconcile", "write_atomically"]
