@@ -7,4 +7,13 @@ Must never: know about replication, actors or sockets.  Imports ``core`` and the
 library (plus ``crc32c``).
 """
 
-__all__: list[str] = []
+from storage.files import LogCorruption
+from storage.log import AppendInfo, LogConfig, PartitionLog
+from storage.memory import MemoryDirectory, MemoryPartitionLog
+from storage.records import BatchHeader, ConsumerRecord, Record, decode_batch, encode_batch
+
+__all__ = [
+    "AppendInfo", "BatchHeader", "ConsumerRecord", "LogConfig", "LogCorruption",
+    "MemoryDirectory", "MemoryPartitionLog", "PartitionLog", "Record", "decode_batch",
+    "encode_batch",
+]

@@ -86,7 +86,7 @@ def _replace(directory: Directory, segment: LogSegment, data: bytes, config: Log
     directory.rename(cleaned_name, segment.name + LOG_SUFFIX)
     fresh = LogSegment(directory, segment.base_offset, config.index_interval_bytes)
     fresh.load(None)
-    fresh.flush()
+    fresh.flush(sync_indexes=True)
     return fresh
 
 

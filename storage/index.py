@@ -91,17 +91,15 @@ class SparseIndex:
         self._file.truncate(0)
         self._flushed = 0
 
-    def flush(self) -> None:
-        """Write entries added since the last flush and sync the file."""
-        if self._flushed == len(self.keys):
-            return
-        pack = self._entry.pack
-        pending = b"".join(pack(k, v) for k, v in zip(self.keys[self._flushed:],
-                                                       self.values[self._flushed:],
-                                                       strict=True))
-        self._file.append(pending)
-        self._file.sync()
-        self._flushed = len(self.keys)
+    def flush(self, *, sync: bool) -> None:
+        """Write entries added since the last flush (and fsync the file if ``sync``)."""
+        if self._flushed < len(self.keys):
+            pack = self._entry.pack
+            self._file.append(b"".join(pack(k, v) for k, v in zip(
+                self.keys[self._flushed:], self.values[self._flushed:], strict=True)))
+            self._flushed = len(self.keys)
+        if sync:
+            self._file.sync()
 
     def close(self) -> None:
         self._file.close()

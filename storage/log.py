@@ -138,7 +138,7 @@ class PartitionLog:
         self._checkpoint_ms = self.clock_ms()
         self.recovery_point = recovery_point
         for segment in self.segments:
-            segment.flush()
+            segment.flush(sync_indexes=True)
         self.flush()
         self._checkpoint_recovery_point()
 
@@ -234,6 +234,7 @@ class PartitionLog:
         """Close the active segment (flushing it) and start a new one at the LEO."""
         if self.active_segment.size:
             self.flush()
+            self.active_segment.flush(sync_indexes=True)
             self.segments.append(self._new_segment(self.log_end_offset))
             self._checkpoint_recovery_point()
         return self.active_segment

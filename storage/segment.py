@@ -169,13 +169,16 @@ class LogSegment:
             self._index_batch(header, position)
             position += header.size
 
-    def flush(self) -> None:
-        """Make every append durable: data first, then the index entries that point at it."""
+    def flush(self, *, sync_indexes: bool = False) -> None:
+        """Make every append durable, then write the index entries that point at it.
+
+        Index files are synced only when asked (roll, close): recovery validates them and
+        rebuilds whatever a crash lost, so one fsync per flush is enough."""
         if self._dirty:
             self.log.sync()
-            self.offset_index.flush()
-            self.time_index.flush()
             self._dirty = False
+        self.offset_index.flush(sync=sync_indexes)
+        self.time_index.flush(sync=sync_indexes)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -248,7 +251,7 @@ class LogSegment:
         return dropped
 
     def close(self) -> None:
-        self.flush()
+        self.flush(sync_indexes=True)
         self.log.close()
         self.offset_index.close()
         self.time_index.close()
