@@ -174,7 +174,22 @@ class Cluster:
             if not node.running():
                 self._spawn(node)
         self.wait_ready([n.name for n in self.nodes], timeout)
+        self.wait_serving(timeout)
         return self
+
+    def wait_serving(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Wait until every running broker is registered and unfenced by the controller."""
+        deadline = time.monotonic() + timeout
+        for node in self.brokers:
+            while node.running():
+                try:
+                    if not self.status_of(node, timeout=1.0).details.get("fenced", True):
+                        break
+                except ZafkaError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"{node.name} was not serving within {timeout} s")
+                time.sleep(0.02)
 
     def _spawn(self, node: NodeProcess) -> None:
         command = [sys.executable, "-m", "actors.node", "--role", node.spec.role,
@@ -188,7 +203,8 @@ class Cluster:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
         node.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+                                        stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+                                        start_new_session=True)
         node.expected_exit = False
         if stderr is not self.child_stderr:
             stderr.close()
@@ -255,6 +271,8 @@ class Cluster:
             self.kill(name)
         self._spawn(node)
         self.wait_ready([name], timeout)
+        if node.spec.role == "broker":
+            self.wait_serving(timeout)
 
     # --- talking to nodes ---------------------------------------------------------------
 
@@ -266,6 +284,31 @@ class Cluster:
         reply = self.ref(node.name).ask(StatusRequest(), timeout).result()
         assert isinstance(reply, StatusReply)
         return reply
+
+    def coordinator_leader(self, timeout: float = 1.0) -> tuple[str, int] | None:
+        """(name, term) of the coordinator that is Raft leader now, if one answers as such."""
+        best: tuple[str, int] | None = None
+        for node in self.coordinators:
+            if not node.running():
+                continue
+            try:
+                details = self.status_of(node, timeout).details
+            except ZafkaError:
+                continue
+            if details["raft_role"] == "leader" and (best is None or details["term"] > best[1]):
+                best = (node.name, details["term"])
+        return best
+
+    def wait_for_coordinator_leader(self, timeout: float = 10.0,
+                                    exclude: str | None = None) -> tuple[str, int]:
+        """Wait until a coordinator (not ``exclude``) is leader; (name, term)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            leader = self.coordinator_leader()
+            if leader is not None and leader[0] != exclude:
+                return leader
+            time.sleep(0.05)
+        raise ClusterError(f"no coordinator leader within {timeout} s")
 
     def set_faults(self, name: str, rules: Sequence[FaultRule]) -> None:
         self.ref(name).ask(SetFaults(rules=tuple(rules)), 5).result()
@@ -303,8 +346,24 @@ def status_rows(config: ClusterFile, postbox: Postbox, timeout: float) -> list[d
             row.update(state="up", pid=reply.pid, details=reply.details)
         except ZafkaError:
             pass
+        details = row.get("details", {})
+        if spec.role == "coordinator" and details:
+            row["raft"] = f"{details['raft_role']} (term {details['term']})"
+        elif spec.role == "broker" and details:
+            row["raft"] = ("fenced" if details.get("fenced") else "serving") + \
+                f" (epoch {details.get('broker_epoch')})"
         rows.append(row)
     return rows
+
+
+def controller_of(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The coordinator that reports itself Raft leader with the highest term."""
+    leaders = [r for r in rows if r["role"] == "coordinator" and r.get("details", {})
+               .get("raft_role") == "leader"]
+    if not leaders:
+        return None
+    best = max(leaders, key=lambda r: r["details"]["term"])
+    return {"id": best["id"], "address": best["address"], "term": best["details"]["term"]}
 
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -340,7 +399,7 @@ def command_run(args: argparse.Namespace) -> int:
         while not stopping:
             time.sleep(0.2)
             for node in cluster.nodes:
-                if node.process is not None and not node.expected_exit \
+                if not stopping and node.process is not None and not node.expected_exit \
                         and node.process.poll() is not None:
                     node.expected_exit = True
                     print(f"zafka: {node.name} (pid {node.pid}) exited unexpectedly with "
@@ -362,11 +421,15 @@ def command_status(args: argparse.Namespace) -> int:
         rows = status_rows(config, postbox, args.timeout)
     finally:
         postbox.stop()
+    controller = controller_of(rows)
     if args.json:
-        print(json.dumps({"cluster_id": config.cluster_id, "nodes": rows}, indent=2,
-                         default=str))
+        print(json.dumps({"cluster_id": config.cluster_id, "controller": controller,
+                          "nodes": rows}, indent=2, default=str))
     else:
-        print(format_table(rows, ["role", "id", "state", "pid", "address"]))
+        print(format_table(rows, ["role", "id", "state", "pid", "address", "raft"]))
+        print("\ncoordinator leader: " + (f"coordinator-{controller['id']} "
+                                          f"(term {controller['term']})" if controller
+                                          else "none (no quorum)"))
     return 0 if all(r["state"] == "up" for r in rows) else 3
 
 

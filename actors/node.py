@@ -68,7 +68,7 @@ def start_main_actor(role: str, runtime: Any, data_dir: Path, cluster: ClusterFi
     from actors.coordinator import CoordinatorActor
 
     actor_class = {"coordinator": CoordinatorActor, "broker": BrokerActor}[role]
-    ref = actor_class.start(runtime, role)
+    ref = actor_class.start(runtime, role, data_dir, cluster)
     runtime.register(role, ref, ticks=actor_class.wants_ticks)
     runtime.register("node", ref)
 

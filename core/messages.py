@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, dataclass_transform
 
 from core.errors import ErrorCode
 
@@ -27,6 +27,7 @@ T = TypeVar("T")
 Blob = bytes | bytearray | memoryview
 
 
+@dataclass_transform(frozen_default=True, kw_only_default=True)
 def message(cls: type[T]) -> type[T]:
     """Declare a catalogue message: frozen, slotted, keyword-only dataclass."""
     return dataclasses.dataclass(frozen=True, slots=True, kw_only=True)(cls)

@@ -91,4 +91,22 @@ def decode(frames: Sequence[Any]) -> Envelope:
     return value
 
 
-__all__ = ["DecodeError", "EncodeError", "OUT_OF_BAND_MIN_BYTES", "decode", "encode"]
+def dumps(value: Any) -> bytes:
+    """Catalogue objects as bytes (for snapshots that travel or rest on disk)."""
+    stream = io.BytesIO()
+    _Pickler(stream, protocol=PICKLE_PROTOCOL).dump(value)
+    return stream.getvalue()
+
+
+def loads(data: bytes | memoryview) -> Any:
+    """The value ``dumps`` made, through the allow-listing unpickler; ``DecodeError`` else."""
+    try:
+        return _Unpickler(io.BytesIO(data)).load()
+    except DecodeError:
+        raise
+    except Exception as exc:
+        raise DecodeError(f"malformed data: {type(exc).__name__}: {exc}") from None
+
+
+__all__ = ["DecodeError", "EncodeError", "OUT_OF_BAND_MIN_BYTES", "decode", "dumps", "encode",
+           "loads"]

@@ -1,0 +1,146 @@
+"""Admin: create, list, describe, grow and configure topics; describe the cluster.
+
+Shaped after kafka-python's ``KafkaAdminClient``: every call blocks until the controller has
+committed the change (or raises the Kafka-named error: ``TopicAlreadyExists``,
+``InvalidReplicationFactor``, ``InvalidPartitions``, ``UnknownTopicOrPartition``,
+``InvalidConfig``, ``InvalidTopic``, ``NoQuorum``, ...).
+
+    from client import Admin
+    with Admin("data/cluster.json") as admin:
+        admin.create_topic("orders", partitions=3, replication_factor=3)
+        admin.alter_configs("orders", {"retention.ms": 60000})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from client.controller import ControllerClient
+from core.errors import ErrorCode, ZafkaError, error_for
+from core.messages import (
+    AlterConfigsRequest,
+    AlterTopicConfigs,
+    CreatePartitionsRequest,
+    CreateTopicsRequest,
+    DeleteTopicsRequest,
+    DescribeConfigsRequest,
+    DescribeTopicsRequest,
+    ListTopicsRequest,
+    NewPartitions,
+    NewTopic,
+    TopicDescription,
+)
+from transport.cluster_file import ClusterFile
+from transport.remote import Postbox
+
+DEFAULT_TIMEOUT_S = 30.0
+
+
+class ClientClosed(ZafkaError):
+    """The client was used after ``close()``."""
+
+
+def _raise_for(error: ErrorCode, message: str) -> None:
+    if error != ErrorCode.NONE:
+        raise error_for(error, message)
+
+
+class Admin:
+    """Administrative operations on a cluster, found through its cluster file."""
+
+    def __init__(self, cluster: str | None = None, *, request_timeout_ms: int = 30_000) -> None:
+        self.config = ClusterFile.load(cluster)
+        self.timeout = request_timeout_ms / 1000
+        self._postbox = Postbox(credentials=self.config.credentials).start()
+        self._controller = ControllerClient(self._postbox,
+                                            [c.address for c in self.config.coordinators])
+        self._closed = False
+
+    def __enter__(self) -> Admin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._postbox.stop()
+
+    def _request(self, body: Any) -> Any:
+        if self._closed:
+            raise ClientClosed("this Admin client is closed")
+        return self._controller.request(body, self.timeout)
+
+    # --- topics -------------------------------------------------------------------------
+
+    def create_topic(self, name: str, partitions: int = 1, replication_factor: int = 1,
+                     config: Mapping[str, Any] | None = None) -> str:
+        """Create one topic; returns its topic id."""
+        return self.create_topics([(name, partitions, replication_factor, config)])[0]
+
+    def create_topics(self, topics: Iterable[tuple[str, int, int, Mapping[str, Any] | None]],
+                      ) -> list[str]:
+        """Create several topics at once; raises the first error, after all were tried."""
+        new = tuple(NewTopic(name=n, num_partitions=p, replication_factor=r,
+                             configs=tuple((k, v) for k, v in (c or {}).items()))
+                    for n, p, r, c in topics)
+        reply = self._request(CreateTopicsRequest(topics=new))
+        for result in reply.results:
+            _raise_for(result.error, result.message)
+        return [r.topic_id for r in reply.results]
+
+    def delete_topic(self, name: str) -> None:
+        reply = self._request(DeleteTopicsRequest(names=(name,)))
+        for result in reply.results:
+            _raise_for(result.error, result.message)
+
+    def list_topics(self, include_internal: bool = False) -> list[str]:
+        reply = self._request(ListTopicsRequest(include_internal=include_internal))
+        return sorted(t.name for t in reply.topics)
+
+    def describe_topic(self, name: str) -> TopicDescription:
+        """Partitions of ``name`` with leader, replicas, ISR and epochs."""
+        reply = self._request(DescribeTopicsRequest(names=(name,)))
+        description: TopicDescription = reply.topics[0]
+        _raise_for(description.error, description.message)
+        return description
+
+    def create_partitions(self, name: str, total: int) -> None:
+        """Grow ``name`` to ``total`` partitions (a decrease is refused: InvalidPartitions)."""
+        reply = self._request(CreatePartitionsRequest(
+            topics=(NewPartitions(name=name, total_count=total),)))
+        for result in reply.results:
+            _raise_for(result.error, result.message)
+
+    # --- configs ------------------------------------------------------------------------
+
+    def describe_configs(self, name: str) -> dict[str, str]:
+        """Every effective config of topic ``name``, as text."""
+        reply = self._request(DescribeConfigsRequest(names=(name,)))
+        result = reply.results[0]
+        _raise_for(result.error, result.message)
+        return {entry.name: entry.value for entry in result.entries}
+
+    def alter_configs(self, name: str, configs: Mapping[str, Any],
+                      delete: Iterable[str] = ()) -> None:
+        """Set ``configs`` and reset the keys in ``delete`` to their defaults."""
+        reply = self._request(AlterConfigsRequest(topics=(AlterTopicConfigs(
+            name=name, set_configs=tuple(configs.items()), delete_configs=tuple(delete)),)))
+        for result in reply.results:
+            _raise_for(result.error, result.message)
+
+    # --- cluster ------------------------------------------------------------------------
+
+    def describe_cluster(self) -> dict[str, Any]:
+        """Brokers (id, address, epoch, fenced) and the controller's coordinator."""
+        reply = self._request(DescribeTopicsRequest(names=()))
+        controller = self._controller.coordinators[
+            self._controller.guess % len(self._controller.coordinators)]
+        return {"controller": controller,
+                "brokers": [{"id": b.broker_id, "address": b.address, "epoch": b.broker_epoch,
+                             "fenced": b.fenced} for b in reply.brokers]}
+
+
+__all__ = ["Admin", "ClientClosed"]
