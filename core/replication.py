@@ -103,6 +103,10 @@ class LeaderState:
         self.resigned = False
         self.pending_isr: frozenset[int] | None = None
         self._pending_isr_sent_tick = NEVER
+        # Every replica proposed for addition at the current partition epoch.  A duplicated
+        # or retried proposal may still be committed after a rejection reached us, so they
+        # count for the HW until a newer partition epoch is committed.
+        self._proposed_additions: frozenset[int] = frozenset()
         self._lag_max_ticks = tunables.replica_lag_time_max_ticks
         self._alter_retry_ticks = tunables.replica_fetch_max_wait_ticks
         self._pending_max = tunables.pending_acks_per_partition_max
@@ -128,8 +132,9 @@ class LeaderState:
 
     @property
     def maximal_isr(self) -> frozenset[int]:
-        """Committed ISR plus a proposed expansion (KIP-497): what the HW must wait for."""
-        return self.isr | (self.pending_isr or frozenset())
+        """Committed ISR plus proposed additions not yet resolved (KIP-497): what the HW
+        must wait for."""
+        return self.isr | self._proposed_additions
 
     @property
     def pending_ack_count(self) -> int:
@@ -163,7 +168,7 @@ class LeaderState:
         self.log_end_offset = last_offset + 1
         effects = self._wake_fetches()
         if not self.fsync_before_ack:
-            effects.merge(self._advance())
+            effects.merge(self._advance()).merge(self._complete_acks())
         return effects
 
     def on_leader_flushed(self, offset: int) -> LeaderEffects:
@@ -172,7 +177,7 @@ class LeaderState:
         if offset <= self.flushed_offset:
             return LeaderEffects()
         self.flushed_offset = offset
-        return self._advance()
+        return self._advance().merge(self._complete_acks())
 
     def add_pending_ack(self, key: Hashable, last_offset: int, acks: int,
                         deadline_tick: int) -> LeaderEffects:
@@ -201,11 +206,11 @@ class LeaderState:
         error = self._fence(current_leader_epoch)
         if error == ErrorCode.NONE and replica_id not in self.followers:
             error = ErrorCode.NOT_LEADER_OR_FOLLOWER
-        if error == ErrorCode.NONE and fetch_offset > self.log_end_offset:
-            error = ErrorCode.OFFSET_OUT_OF_RANGE
         if error != ErrorCode.NONE:
             return self._refused(error, fetch_offset)
         diverging = self._diverging_epoch(fetch_offset, last_fetched_epoch, history)
+        if diverging is None and fetch_offset > self.log_end_offset:
+            return self._refused(ErrorCode.OFFSET_OUT_OF_RANGE, fetch_offset)
         effects = LeaderEffects()
         if diverging is None:
             effects = self._update_follower(replica_id, fetch_offset, now_tick)
@@ -271,12 +276,14 @@ class LeaderState:
         self.isr = frozenset(isr)
         assert self.leader_id in self.isr, "the controller keeps the leader in its ISR"
         self.pending_isr = None
+        self._proposed_additions = frozenset()
         effects = self._advance()
         effects.merge(self._complete_acks())
         return effects
 
     def on_alter_partition_rejected(self) -> None:
-        """The controller refused the proposal: forget it (``tick`` proposes again)."""
+        """The controller refused the proposal: ``tick`` may propose again.  Replicas it
+        added keep counting for the HW until a newer partition epoch is committed."""
         self.pending_isr = None
 
     def tick(self, now_tick: int) -> LeaderEffects:
@@ -289,7 +296,7 @@ class LeaderState:
             if now_tick - self._pending_isr_sent_tick >= self._alter_retry_ticks:
                 effects.alter_partition = self._propose(self.pending_isr, now_tick)
             return effects
-        lagging = {r for r in self.isr - {self.leader_id}
+        lagging = {r for r in self.maximal_isr - {self.leader_id}
                    if now_tick - self.followers[r].last_caught_up_tick > self._lag_max_ticks}
         if lagging:
             effects.alter_partition = self._propose(self.isr - lagging, now_tick)
@@ -365,7 +372,7 @@ class LeaderState:
         # A reordered or duplicated older fetch must not move the known LEO back.
         progress.log_end_offset = max(progress.log_end_offset, fetch_offset)
         effects = self._advance()
-        if (replica_id not in self.maximal_isr and self.pending_isr is None
+        if (replica_id not in self.isr and self.pending_isr is None
                 and progress.log_end_offset >= max(self.high_watermark,
                                                    self.epoch_start_offset)):
             effects.alter_partition = self._propose(self.isr | {replica_id}, now_tick)
@@ -374,6 +381,7 @@ class LeaderState:
     def _propose(self, new_isr: frozenset[int], now_tick: int) -> AlterPartitionProposal:
         self.pending_isr = new_isr
         self._pending_isr_sent_tick = now_tick
+        self._proposed_additions |= new_isr - self.isr
         return AlterPartitionProposal(
             topic=self.topic, partition=self.partition, leader_id=self.leader_id,
             leader_epoch=self.leader_epoch, partition_epoch=self.partition_epoch,

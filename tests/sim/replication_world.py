@@ -104,6 +104,14 @@ class MemoryLog:
         floor = [(e, s) for e, s in self.epochs if e <= epoch]
         return (floor[-1][0] if floor else epoch), higher[0][1]
 
+    def read(self, offset: int, max_records: int, max_offset: int) -> list[Record]:
+        """Whole batches from ``offset``, about ``max_records`` (at least one batch)."""
+        end = min(offset + max_records, max_offset)
+        if end > offset:
+            last = self.records[end - 1]
+            end = last.base_offset + last.record_count
+        return self.records[offset:end]
+
     def headers(self) -> list[BatchHeader]:
         return [BatchHeader(producer_id=r.producer_id, producer_epoch=r.producer_epoch,
                             base_sequence=r.base_sequence, record_count=r.record_count,
@@ -423,8 +431,7 @@ class Broker:
         if error == ErrorCode.NONE and self.leader is not None:
             hw = self.leader.high_watermark
             if diverging is None:
-                end = min(self.leader.log_end_offset, offset + FETCH_MAX_RECORDS)
-                records = self.log.records[offset:end]
+                records = self.log.read(offset, FETCH_MAX_RECORDS, self.leader.log_end_offset)
         self.world.send(self.id, msg.src, "fetch_reply", request_id=msg.body["request_id"],
                         error=error, high_watermark=hw, diverging_epoch=diverging,
                         records=records)
@@ -557,6 +564,7 @@ class Producer:
                                     msg.body["base_offset"])
                 self.sequence += len(self.batch)
                 self.batch = None
+                self.request_id += 1  # a duplicated reply must not acknowledge the next batch
             else:
                 self.sent_at = self.world.now - PRODUCE_TIMEOUT_TICKS + 3  # retry soon
 
