@@ -48,7 +48,7 @@ class BaseActor(pykka.ThreadingActor):
         super().__init__()
         self.runtime = runtime
         self.name = name
-        self.log = logging.LoggerAdapter(logging.getLogger(f"zafka.{name}"), {})
+        self.logger = logging.LoggerAdapter(logging.getLogger(f"zafka.{name}"), {})
         self._handlers: dict[type, Callable[..., Any] | None] = {}
         self.refused = 0  # requests for messages this actor does not serve
 
@@ -74,6 +74,11 @@ class BaseActor(pykka.ThreadingActor):
 
     def on_tick(self, tick: Tick) -> None:
         raise UnknownMessage(f"{self.name} subscribed to ticks without on_tick")
+
+    def wake_in(self, ticks: int) -> None:
+        """Ask the process ticker for one ``Tick`` after ``ticks`` ticks."""
+        ticker = self.runtime.ticker
+        ticker.wake_at(self.name, self.actor_ref, ticker.count + max(1, ticks))
 
     # --- sending ------------------------------------------------------------------------
 

@@ -14,16 +14,22 @@ Must never: act on metadata older than what it already applied, or block.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
 
 from actors.base import handler_name
+from actors.broker_routing import RoutingMixin
 from actors.channel import ControllerChannel
+from actors.gather import CallTable
 from actors.node_actor import NodeActor
+from actors.replica import ReplicaActor, replica_actor_name
 from actors.runtime import NodeRuntime
 from core.errors import ErrorCode
 from core.messages import (
+    AlterPartitionReply,
+    AlterPartitionRequest,
     BrokerHeartbeatReply,
     BrokerHeartbeatRequest,
     BrokerRegistrationReply,
@@ -34,12 +40,19 @@ from core.messages import (
     MetadataFetchRequest,
     MetadataImage,
     NotControllerReply,
+    PartitionRecord,
+    ReplicaAlterIsr,
+    ReplicaRemove,
+    ReplicaStatus,
+    ReplicaUpdate,
     Tick,
 )
+from core.metadata import replica_changes
+from core.topic_config import effective_config
 from transport.cluster_file import ClusterFile
 
 
-class BrokerActor(NodeActor):
+class BrokerActor(RoutingMixin, NodeActor):
     """A broker process's main actor."""
 
     role = "broker"
@@ -60,6 +73,10 @@ class BrokerActor(NodeActor):
         self.now_tick = 0
         self.next_heartbeat_tick = 0
         self.fetching = False
+        self.calls = CallTable()
+        self.hosted: dict[tuple[str, int], str] = {}  # (topic, partition) -> actor name
+        self.hosted_ids: dict[tuple[str, int], str] = {}  # (topic, partition) -> topic id
+        self.logs_dir = data_dir / "logs"
 
     def on_start(self) -> None:
         self.register()
@@ -76,11 +93,11 @@ class BrokerActor(NodeActor):
 
     def on_registered(self, reply: BrokerRegistrationReply | ErrorReply) -> None:
         if isinstance(reply, ErrorReply) or reply.error != ErrorCode.NONE:
-            self.log.warning("registration failed (%s); retrying", reply)
+            self.logger.warning("registration failed (%s); retrying", reply)
             self.register()
             return
         self.broker_epoch = reply.broker_epoch
-        self.log.info("registered with broker epoch %d", self.broker_epoch)
+        self.logger.info("registered with broker epoch %d", self.broker_epoch)
         self.fetch_metadata()
 
     def on_tick(self, tick: Tick) -> None:
@@ -99,12 +116,12 @@ class BrokerActor(NodeActor):
         if isinstance(reply, ErrorReply):
             return  # no controller right now; the next heartbeat tries again
         if reply.error == ErrorCode.STALE_BROKER_EPOCH:
-            self.log.warning("broker epoch %d is stale; registering again", self.broker_epoch)
+            self.logger.warning("broker epoch %d is stale; registering again", self.broker_epoch)
             self.incarnation = uuid.uuid4().hex
             self.register()
             return
         if reply.is_fenced != self.fenced:
-            self.log.info("now %s", "fenced" if reply.is_fenced else "unfenced")
+            self.logger.info("now %s", "fenced" if reply.is_fenced else "unfenced")
         self.fenced = reply.is_fenced
 
     # --- metadata -----------------------------------------------------------------------
@@ -128,7 +145,84 @@ class BrokerActor(NodeActor):
         self.fetch_metadata()
 
     def apply_image(self, image: MetadataImage) -> None:
-        self.image = image
+        """Start, update and stop replica actors to match the new committed image."""
+        old, self.image = self.image, image
+        changes = replica_changes(old, image, self.runtime.node_id)
+        for record in (*changes.leading, *changes.following):
+            self.update_replica(record)
+        for record in changes.removed:
+            self.remove_replica(record)
+        if old is not None:
+            for topic in image.topics:
+                before = next((t for t in old.topics if t.topic_id == topic.topic_id), None)
+                if before is not None and before.configs != topic.configs:
+                    for p in image.partitions:
+                        if p.topic_id == topic.topic_id and (p.topic, p.partition) in self.hosted:
+                            self.update_replica(p)
+        else:
+            self.remove_orphan_logs()
+
+    def replica_update(self, record: PartitionRecord) -> ReplicaUpdate:
+        assert self.image is not None
+        topic = next(t for t in self.image.topics if t.topic_id == record.topic_id)
+        leader = next((b for b in self.image.brokers if b.broker_id == record.leader), None)
+        return ReplicaUpdate(record=record, configs=tuple(effective_config(topic.configs)
+                                                          .items()),
+                             leader_address=leader.address if leader else "",
+                             broker_epoch=self.broker_epoch)
+
+    def update_replica(self, record: PartitionRecord) -> None:
+        key = (record.topic, record.partition)
+        update = self.replica_update(record)
+        if key in self.hosted and self.hosted_ids[key] != record.topic_id:
+            self.send(self.runtime.address, self.hosted.pop(key),
+                      ReplicaRemove(topic_id=self.hosted_ids.pop(key)))
+        name = self.hosted.get(key)
+        if name is not None:
+            self.send(self.runtime.address, name, update)
+            return
+        name = replica_actor_name(record.topic, record.partition)
+        directory = self.logs_dir / f"{record.topic}-{record.partition}"
+        ref = ReplicaActor.start(self.runtime, name, directory, update)
+        self.runtime.register(name, ref)
+        self.hosted[key] = name
+        self.hosted_ids[key] = record.topic_id
+
+    def remove_replica(self, record: PartitionRecord) -> None:
+        key = (record.topic, record.partition)
+        name = self.hosted.pop(key, None)
+        self.hosted_ids.pop(key, None)
+        if name is not None:
+            self.send(self.runtime.address, name, ReplicaRemove(topic_id=record.topic_id))
+
+    def remove_orphan_logs(self) -> None:
+        """Delete logs of replicas the first image does not place here (deleted topics)."""
+        if not self.logs_dir.exists():
+            return
+        wanted = {f"{t}-{p}" for t, p in self.hosted}
+        for directory in self.logs_dir.iterdir():
+            if directory.is_dir() and directory.name not in wanted:
+                self.logger.info("deleting %s: no longer hosted here", directory.name)
+                shutil.rmtree(directory)
+
+    # --- ISR changes proposed by the leaders hosted here ---------------------------------
+
+    def on_replica_alter_isr(self, message: ReplicaAlterIsr, envelope: Envelope) -> None:
+        request = AlterPartitionRequest(
+            broker_id=self.runtime.node_id, broker_epoch=self.broker_epoch,
+            topic=message.topic, partition=message.partition,
+            leader_epoch=message.leader_epoch, partition_epoch=message.partition_epoch,
+            new_isr=message.new_isr)
+
+        def forward(reply: Any) -> None:
+            if isinstance(reply, ErrorReply):
+                reply = AlterPartitionReply(error=reply.code, message=reply.message)
+            self.send(self.runtime.address, envelope.reply_to, reply)
+
+        self.channel.request(request, forward, attempts=3)
+
+    def on_replica_status(self, message: ReplicaStatus, envelope: Envelope) -> None:
+        self.calls.answer(envelope.correlation_id, message)
 
     # --- replies from the controller ----------------------------------------------------
 
@@ -137,11 +231,12 @@ class BrokerActor(NodeActor):
 
     def status_details(self) -> dict[str, Any]:
         return {"broker_epoch": self.broker_epoch, "fenced": self.fenced,
-                "metadata_offset": self.image.offset if self.image else 0}
+                "metadata_offset": self.image.offset if self.image else 0,
+                "replicas": len(self.hosted), "calls_in_flight": len(self.calls)}
 
 
 for _type in (BrokerRegistrationReply, BrokerHeartbeatReply, MetadataFetchReply,
-              NotControllerReply, ErrorReply):
+              NotControllerReply, ErrorReply, AlterPartitionReply):
     setattr(BrokerActor, handler_name(_type), BrokerActor.on_controller_reply)
 
 __all__ = ["BrokerActor"]

@@ -152,7 +152,7 @@ class CoordinatorActor(NodeActor):
             if self.raft.role is Role.LEADER and entry.term == self.raft.term:
                 self.controller = Controller(self.metadata, self.rng, now_tick=self.now_tick,
                                              tunables=self.tunables)
-                self.log.info("controller for term %d", entry.term)
+                self.logger.info("controller for term %d", entry.term)
             result = None
         else:
             result = self.metadata.apply(entry.command, offset=entry.index)
@@ -169,7 +169,7 @@ class CoordinatorActor(NodeActor):
 
     def after_ready(self) -> None:
         if self.raft.role is not Role.LEADER and self.controller is not None:
-            self.log.info("no longer the controller (term %d)", self.raft.term)
+            self.logger.info("no longer the controller (term %d)", self.raft.term)
             self.controller = None
         if self.controller is None:
             for waiting in {id(w): w for w in self.waiting.values()}.values():

@@ -47,7 +47,7 @@ class NodeActor(BaseActor):
 
     def on_set_faults(self, message: SetFaults, envelope: Envelope) -> None:
         self.runtime.postbox.endpoint.faults.set_rules(message.rules)
-        self.log.warning("fault rules now %s", message.rules)
+        self.logger.warning("fault rules now %s", message.rules)
         self.reply(envelope, Ack())
 
 

@@ -10,6 +10,7 @@ Must never: run protocol logic, or send periodic messages to actors that did not
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -27,12 +28,16 @@ log = logging.getLogger(__name__)
 
 
 class Ticker:
-    """One thread per process that tells ``Tick`` to subscribed actors every ``tick_ms``."""
+    """One thread per process that tells ``Tick`` to actors: every ``tick_ms`` to those
+    subscribed, and once at the due tick to those that asked for a wake-up (``wake_at``)."""
 
     def __init__(self, tick_ms: int) -> None:
         self.tick_ms = tick_ms
         self.count = 0
         self._subscribers: dict[str, pykka.ActorRef[Any]] = {}
+        self._timers: list[tuple[int, int, str, pykka.ActorRef[Any]]] = []
+        self._due: dict[str, int] = {}
+        self._sequence = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="zafka-ticker", daemon=True)
@@ -44,6 +49,27 @@ class Ticker:
     def unsubscribe(self, name: str) -> None:
         with self._lock:
             self._subscribers.pop(name, None)
+            self._due.pop(name, None)
+
+    def wake_at(self, name: str, ref: pykka.ActorRef[Any], due_tick: int) -> None:
+        """Tell ``Tick`` to ``ref`` once the tick count reaches ``due_tick`` (the earliest of
+        several requests wins)."""
+        with self._lock:
+            current = self._due.get(name)
+            if current is not None and current <= due_tick:
+                return
+            self._due[name] = due_tick
+            self._sequence += 1
+            heapq.heappush(self._timers, (due_tick, self._sequence, name, ref))
+
+    def _pop_due(self) -> list[pykka.ActorRef[Any]]:
+        due = []
+        while self._timers and self._timers[0][0] <= self.count:
+            tick, _, name, ref = heapq.heappop(self._timers)
+            if self._due.get(name) == tick:
+                del self._due[name]
+                due.append(ref)
+        return due
 
     def start(self) -> None:
         self._thread.start()
@@ -62,7 +88,7 @@ class Ticker:
                 next_due = now + period
             self.count += 1
             with self._lock:
-                subscribers = list(self._subscribers.values())
+                subscribers = list(self._subscribers.values()) + self._pop_due()
             tick = Tick(count=self.count)
             for ref in subscribers:
                 try:

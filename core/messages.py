@@ -1171,6 +1171,111 @@ class DescribeGroupsResponse:
     groups: tuple[DescribedGroup, ...]
 
 
+# =====================================================================================
+# Section: calls inside a broker (owner: actors/broker.py, actors/replica.py)
+# =====================================================================================
+
+
+@message
+class ReplicaUpdate:
+    """The committed state of a partition this broker hosts, with its topic's configs."""
+
+    record: PartitionRecord
+    configs: tuple[tuple[str, str | int | bool], ...]
+    leader_address: str  # "" when the partition has no leader
+    broker_epoch: int
+
+
+@message
+class ReplicaRemove:
+    """This broker no longer hosts the replica: stop it and delete its log."""
+
+    topic_id: str
+
+
+@message
+class ReplicaProduce:
+    """One partition's share of a ``ProduceRequest``."""
+
+    call_id: int
+    acks: int
+    timeout_ms: int
+    data: ProducePartitionData
+
+
+@message
+class ReplicaFetch:
+    """One partition's share of a ``FetchRequest``; ``max_wait_ms`` 0 answers at once."""
+
+    call_id: int
+    replica_id: int
+    max_wait_ms: int
+    data: FetchPartition
+
+
+@message
+class ReplicaListOffsets:
+    """One partition's share of a ``ListOffsetsRequest``."""
+
+    call_id: int
+    replica_id: int
+    data: ListOffsetsPartition
+
+
+@message
+class ReplicaEpochEnd:
+    """One partition's share of an ``OffsetForLeaderEpochRequest``."""
+
+    call_id: int
+    data: OffsetForLeaderEpochPartition
+
+
+@message
+class ReplicaCallDone:
+    """A replica's answer to one ``Replica*`` call: the per-partition response."""
+
+    call_id: int
+    response: Any
+
+
+@message
+class ReplicaAlterIsr:
+    """A leader asks its broker to send an ``AlterPartitionRequest`` to the controller."""
+
+    topic: str
+    partition: int
+    leader_epoch: int
+    partition_epoch: int
+    new_isr: tuple[int, ...]
+
+
+@message
+class ReplicaStatusRequest:
+    """Ask the broker for the state of every replica it hosts (tests, describe, chaos)."""
+
+
+@message
+class ReplicaStatus:
+    """One replica's state: role, epochs, ISR, log start / end, HW, flushed offset."""
+
+    topic: str
+    partition: int
+    role: str
+    leader_epoch: int
+    isr: tuple[int, ...]
+    log_start_offset: int
+    log_end_offset: int
+    high_watermark: int
+    flushed_offset: int
+
+
+@message
+class ReplicaStatusReply:
+    """Every replica a broker hosts."""
+
+    replicas: tuple[ReplicaStatus, ...]
+
+
 def catalogue() -> frozenset[type]:
     """Every class the wire may carry: the dataclasses and enums declared in this module."""
     found: set[type] = {ErrorCode}
@@ -1182,7 +1287,8 @@ def catalogue() -> frozenset[type]:
     return frozenset(found)
 
 
-__all__ = [
-    "Ack", "Blob", "Echo", "EchoReply", "FaultRule", "SetFaults", "Envelope", "ErrorReply", "Shutdown", "StatusReply",
-    "StatusRequest", "Tick", "catalogue", "message",
-]
+__all__ = sorted(
+    [name for name, value in globals().items()
+     if isinstance(value, type) and value.__module__ == __name__ and not name.startswith("_")]
+    + ["Blob", "EARLIEST_TIMESTAMP", "LATEST_TIMESTAMP", "catalogue", "message"]
+)

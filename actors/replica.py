@@ -1,0 +1,498 @@
+"""ReplicaActor: one partition replica hosted by this broker — its log, and its role.
+
+Owns: the replica's ``PartitionLog`` (sole owner: nothing else opens it), and the role state
+decided by the pure cores: ``core.replication.LeaderState`` plus the idempotent-producer table
+while this broker leads the partition, ``core.replication_follower.FollowerState`` while it
+follows.  (Kafka splits this between a Partition and a fetcher thread; here one actor owns the
+log *and* the leader state, so a produce costs no extra hop between actors.)
+
+Leader: appends produce batches (offsets and epoch stamped by the log), fsyncs before
+counting its own log end toward the high watermark (group commit: one fsync per request),
+holds ``acks=all`` replies until the HW passes them, serves follower and consumer fetches
+(long-polls held until data or their deadline) and proposes ISR changes through its broker.
+Follower: truncates by leader epoch, then fetches from the leader in a loop, appending and
+fsyncing before it reports its new log end with the next fetch.
+
+Every handler decodes, calls the core, then carries out its effects (persist -> send ->
+reply).  Timers are wake-ups from the process ticker, asked for only while there is work.
+
+Must never: make a replication decision itself, block, or read another replica's log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from actors.base import BaseActor
+from actors.replica_io import (
+    error_fetch,
+    fetch_request_for,
+    log_config_for,
+    min_insync_for,
+    read_response,
+)
+from actors.runtime import NodeRuntime
+from core.errors import ErrorCode, ZafkaError
+from core.messages import (
+    Envelope,
+    EpochEndOffset,
+    FetchResponse,
+    ListOffsetsPartitionResponse,
+    OffsetForLeaderEpochPartition,
+    OffsetForLeaderEpochPartitionResponse,
+    OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse,
+    PartitionRecord,
+    ProducePartitionResponse,
+    ReplicaAlterIsr,
+    ReplicaCallDone,
+    ReplicaEpochEnd,
+    ReplicaFetch,
+    ReplicaListOffsets,
+    ReplicaProduce,
+    ReplicaRemove,
+    ReplicaStatus,
+    ReplicaStatusRequest,
+    ReplicaUpdate,
+    Tick,
+)
+from core.producer_state import BatchHeader as ProducerBatch
+from core.producer_state import ProducerStateTable
+from core.replication import LeaderState
+from core.replication_follower import FollowerRequestKind, FollowerState
+from core.replication_types import ACKS_NONE, LeaderEffects, TruncationDecision
+from storage.log import PartitionLog
+from storage.records import validate_batches
+
+IDLE_WAKE_TICKS = 100
+HW_CHECKPOINT_TICKS = 500
+RETENTION_CHECK_TICKS = 3_000
+
+
+def replica_actor_name(topic: str, partition: int) -> str:
+    return f"replica:{topic}:{partition}"
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ReplicaActor(BaseActor):
+    """One partition replica (see the module docstring)."""
+
+    def __init__(self, runtime: NodeRuntime, name: str, directory: Path,
+                 update: ReplicaUpdate) -> None:
+        super().__init__(runtime, name)
+        self.broker_id = runtime.node_id
+        self.tunables = runtime.tunables
+        self.record = update.record
+        self.configs = dict(update.configs)
+        self.log = PartitionLog.open(directory, log_config_for(self.configs, self.tunables),
+                                     wall_clock_ms)
+        self.leader: LeaderState | None = None
+        self.producers: ProducerStateTable | None = None
+        self.follower: FollowerState | None = None
+        self.leader_address = ""
+        self.broker_epoch = update.broker_epoch
+        self.calls: dict[int, tuple[Envelope, Any]] = {}  # held produce / fetch calls
+        self.next_key = 0
+        self.now_tick = 0
+        self.next_hw_checkpoint_tick = 0
+        self.next_retention_tick = RETENTION_CHECK_TICKS
+        self.pending_update: ReplicaUpdate | None = update
+
+    def on_start(self) -> None:
+        update, self.pending_update = self.pending_update, None
+        assert update is not None
+        self.on_replica_update(update, None)
+
+    def on_stop(self) -> None:
+        self.log.close()
+
+    @property
+    def tp(self) -> str:
+        return f"{self.record.topic}-{self.record.partition}"
+
+    # --- metadata -----------------------------------------------------------------------
+
+    def on_replica_update(self, update: ReplicaUpdate, envelope: Envelope | None) -> None:
+        record = update.record
+        self.broker_epoch = update.broker_epoch
+        self.leader_address = update.leader_address
+        if dict(update.configs) != self.configs:
+            self.configs = dict(update.configs)
+            self.log.update_config(log_config_for(self.configs, self.tunables))
+            self.log.apply_retention(wall_clock_ms())
+        if record.leader_epoch < self.record.leader_epoch:
+            return  # stale
+        self.record = record
+        if record.leader == self.broker_id:
+            self.lead(record)
+        elif record.leader < 0:
+            self.resign()
+            self.follower = None
+        else:
+            self.follow(record)
+        self.wake_in(1)
+
+    def lead(self, record: PartitionRecord) -> None:
+        if self.leader is not None and self.leader.leader_epoch == record.leader_epoch:
+            self.apply(self.leader.on_metadata(
+                leader_id=record.leader, leader_epoch=record.leader_epoch,
+                partition_epoch=record.partition_epoch, isr=record.isr))
+            return
+        self.resign()
+        self.follower = None
+        log = self.log
+        log.assign_epoch(record.leader_epoch, log.log_end_offset)
+        log.flush()
+        self.producers = ProducerStateTable.rebuild(
+            _producer_headers(log), self.tunables.producer_dedup_window_batches)
+        self.leader = LeaderState(
+            topic=record.topic, partition=record.partition, leader_id=self.broker_id,
+            leader_epoch=record.leader_epoch, partition_epoch=record.partition_epoch,
+            replicas=record.replicas, isr=record.isr,
+            min_insync_replicas=min_insync_for(self.configs),
+            log_end_offset=log.log_end_offset, high_watermark=log.high_watermark_checkpoint,
+            flushed_offset=log.recovery_point, now_tick=self.now_tick,
+            fsync_before_ack=log.config.fsync_before_ack, tunables=self.tunables)
+        self.logger.info("%s leader in epoch %d (LEO %d, HW %d, ISR %s)", self.tp,
+                      record.leader_epoch, log.log_end_offset, self.leader.high_watermark,
+                      sorted(record.isr))
+
+    def follow(self, record: PartitionRecord) -> None:
+        self.resign()
+        if self.follower is None:
+            self.follower = FollowerState(
+                topic=record.topic, partition=record.partition, replica_id=self.broker_id,
+                leader_id=record.leader, leader_epoch=record.leader_epoch,
+                log_end_offset=self.log.log_end_offset, last_epoch=self.log.latest_epoch,
+                high_watermark=self.log.high_watermark_checkpoint,
+                flushed_offset=self.log.recovery_point,
+                fsync_before_ack=self.log.config.fsync_before_ack, tunables=self.tunables)
+            self.logger.info("%s follows broker %d in epoch %d", self.tp, record.leader,
+                          record.leader_epoch)
+        elif self.follower.become_follower(leader_id=record.leader,
+                                           leader_epoch=record.leader_epoch):
+            self.logger.info("%s follows broker %d in epoch %d", self.tp, record.leader,
+                          record.leader_epoch)
+        self.poll_leader()
+
+    def resign(self) -> None:
+        if self.leader is not None:
+            leader, self.leader = self.leader, None
+            self.producers = None
+            self.apply(leader.resign())
+            self.log.checkpoint_high_watermark(min(leader.high_watermark,
+                                                   self.log.log_end_offset))
+
+    def on_replica_remove(self, message: ReplicaRemove, envelope: Envelope) -> None:
+        self.resign()
+        self.log.delete()
+        self.logger.info("%s removed from this broker", self.tp)
+        self.runtime.unregister(self.name)
+        self.stop()
+
+    def on_replica_status_request(self, message: ReplicaStatusRequest,
+                                  envelope: Envelope) -> None:
+        if self.leader is not None:
+            role, hw, isr = "leader", self.leader.high_watermark, self.leader.isr
+        else:
+            role = "follower" if self.follower is not None else "offline"
+            hw = self.follower.high_watermark if self.follower else -1
+            isr = frozenset(self.record.isr)
+        self.reply(envelope, ReplicaStatus(
+            topic=self.record.topic, partition=self.record.partition, role=role,
+            leader_epoch=self.record.leader_epoch, isr=tuple(sorted(isr)),
+            log_start_offset=self.log.log_start_offset,
+            log_end_offset=self.log.log_end_offset, high_watermark=hw,
+            flushed_offset=self.log.recovery_point))
+
+    # --- time ---------------------------------------------------------------------------
+
+    def on_tick(self, tick: Tick) -> None:
+        self.now_tick = tick.count
+        if self.leader is not None:
+            self.apply(self.leader.tick(self.now_tick))
+        if self.follower is not None:
+            self.poll_leader()
+        if self.now_tick >= self.next_hw_checkpoint_tick:
+            self.next_hw_checkpoint_tick = self.now_tick + HW_CHECKPOINT_TICKS
+            self.checkpoint_high_watermark()
+        if self.now_tick >= self.next_retention_tick:
+            self.next_retention_tick = self.now_tick + RETENTION_CHECK_TICKS
+            self.log.apply_retention(wall_clock_ms())
+            if "compact" in self.log.config.cleanup_policy:
+                self.log.compact(wall_clock_ms())
+        self.flush_lazily()
+        self.wake_in(IDLE_WAKE_TICKS if not self.calls else 5)
+
+    def checkpoint_high_watermark(self) -> None:
+        if self.leader is not None:
+            hw = self.leader.high_watermark
+        elif self.follower is not None:
+            hw = self.follower.high_watermark
+        else:
+            return
+        if hw != self.log.high_watermark_checkpoint:
+            self.log.checkpoint_high_watermark(hw)
+
+    def flush_lazily(self) -> None:
+        if self.log.config.fsync_before_ack or not self.log.needs_flush:
+            return
+        flushed = self.log.maybe_flush(wall_clock_ms())
+        if self.leader is not None:
+            self.apply(self.leader.on_leader_flushed(flushed))
+
+    # --- leader: produce ----------------------------------------------------------------
+
+    def on_replica_produce(self, call: ReplicaProduce, envelope: Envelope) -> None:
+        data = call.data
+        if self.leader is None or self.producers is None:
+            self.done(envelope, call.call_id, self.produce_error(
+                data, ErrorCode.NOT_LEADER_OR_FOLLOWER, "this broker does not lead it"))
+            return
+        refused = self.leader.check_append(call.acks)
+        try:
+            if refused is not None:
+                raise refused
+            headers = validate_batches(data.records, self.log.config.max_message_bytes)
+        except ZafkaError as error:
+            self.done(envelope, call.call_id, self.produce_error(data, error.code, error.message))
+            return
+        duplicate = self.check_sequences(headers)
+        if duplicate is not None:
+            self.done(envelope, call.call_id, duplicate)
+            return
+        info = self.log.append_as_leader(data.records, self.leader.leader_epoch)
+        for header in info.batches:
+            self.producers.on_header_appended(_producer_header(header))
+        effects = self.leader.on_append(info.last_offset)
+        if self.log.config.fsync_before_ack:
+            effects.merge(self.leader.on_leader_flushed(self.log.flush()))
+        response = ProducePartitionResponse(
+            topic=data.topic, partition=data.partition, base_offset=info.first_offset,
+            log_start_offset=self.log.log_start_offset)
+        if call.acks == ACKS_NONE:
+            self.apply(effects)
+            return
+        key = self.hold(envelope, (call.call_id, response))
+        deadline = self.now_tick + max(1, call.timeout_ms // self.tunables.tick_ms)
+        effects.merge(self.leader.add_pending_ack(key, info.last_offset, call.acks, deadline))
+        self.apply(effects)
+
+    def check_sequences(self, headers: list[Any]) -> ProducePartitionResponse | None:
+        """Idempotence: the reply for a duplicate or refused batch, else None (append)."""
+        assert self.producers is not None and self.record is not None
+        for header in headers:
+            check = self.producers.check(header.producer_id, header.producer_epoch,
+                                         header.base_sequence, header.last_sequence)
+            if check.duplicate_of is not None and len(headers) == 1:
+                return ProducePartitionResponse(
+                    topic=self.record.topic, partition=self.record.partition,
+                    base_offset=check.duplicate_of.first_offset,
+                    log_start_offset=self.log.log_start_offset)
+            if check.error != ErrorCode.NONE or check.duplicate_of is not None:
+                code = check.error if check.error != ErrorCode.NONE else \
+                    ErrorCode.DUPLICATE_SEQUENCE
+                return ProducePartitionResponse(
+                    topic=self.record.topic, partition=self.record.partition, error=code,
+                    error_message=f"producer {header.producer_id} epoch "
+                                  f"{header.producer_epoch} sequence {header.base_sequence}")
+        return None
+
+    def produce_error(self, data: Any, code: ErrorCode, message: str) -> ProducePartitionResponse:
+        return ProducePartitionResponse(topic=data.topic, partition=data.partition, error=code,
+                                        error_message=message)
+
+    # --- leader: fetch, offsets, epochs -------------------------------------------------
+
+    def on_replica_fetch(self, call: ReplicaFetch, envelope: Envelope) -> None:
+        data = call.data
+        if self.leader is None:
+            self.done(envelope, call.call_id, error_fetch(
+                data, ErrorCode.NOT_LEADER_OR_FOLLOWER, self.record))
+            return
+        decision = self.decide_fetch(call)
+        self.apply(decision.effects)
+        if decision.has_data or decision.error != ErrorCode.NONE \
+                or decision.diverging_epoch is not None or call.max_wait_ms <= 0:
+            self.done(envelope, call.call_id, read_response(self.log, data, decision))
+            return
+        key = self.hold(envelope, call)
+        deadline = self.now_tick + max(1, call.max_wait_ms // self.tunables.tick_ms)
+        self.apply(self.leader.add_pending_fetch(key, replica_id=call.replica_id,
+                                                 fetch_offset=data.fetch_offset,
+                                                 deadline_tick=deadline))
+
+    def decide_fetch(self, call: ReplicaFetch) -> Any:
+        assert self.leader is not None
+        data = call.data
+        if call.replica_id >= 0:
+            return self.leader.on_follower_fetch(
+                replica_id=call.replica_id, fetch_offset=data.fetch_offset,
+                last_fetched_epoch=data.last_fetched_epoch,
+                current_leader_epoch=data.current_leader_epoch, now_tick=self.now_tick,
+                history=self.log)
+        return self.leader.on_consumer_fetch(fetch_offset=data.fetch_offset,
+                                             current_leader_epoch=data.current_leader_epoch)
+
+    def on_replica_list_offsets(self, call: ReplicaListOffsets, envelope: Envelope) -> None:
+        data = call.data
+        response = ListOffsetsPartitionResponse(topic=data.topic, partition=data.partition,
+                                                error=ErrorCode.NOT_LEADER_OR_FOLLOWER)
+        if self.leader is not None:
+            hw = self.leader.high_watermark
+            if data.timestamp == -2:
+                offset: int | None = self.log.log_start_offset
+            elif data.timestamp == -1:
+                offset = hw
+            else:
+                found = self.log.offset_for_timestamp(data.timestamp)
+                offset = found if found is not None and found < hw else None
+            response = ListOffsetsPartitionResponse(
+                topic=data.topic, partition=data.partition, timestamp=data.timestamp,
+                offset=-1 if offset is None else offset, leader_epoch=self.leader.leader_epoch)
+        self.done(envelope, call.call_id, response)
+
+    def on_replica_epoch_end(self, call: ReplicaEpochEnd, envelope: Envelope) -> None:
+        data = call.data
+        if self.leader is None:
+            error, end = ErrorCode.NOT_LEADER_OR_FOLLOWER, EpochEndOffset(leader_epoch=-1,
+                                                                          end_offset=-1)
+        else:
+            error, end = self.leader.on_offset_for_leader_epoch(
+                current_leader_epoch=data.current_leader_epoch, leader_epoch=data.leader_epoch,
+                history=self.log)
+        self.done(envelope, call.call_id, OffsetForLeaderEpochPartitionResponse(
+            topic=data.topic, partition=data.partition, error=error,
+            leader_epoch=end.leader_epoch, end_offset=end.end_offset))
+
+    # --- leader: effects ----------------------------------------------------------------
+
+    def apply(self, effects: LeaderEffects) -> None:
+        """Carry out a leader core's effects: propose ISR changes, then answer held calls."""
+        if effects.alter_partition is not None:
+            proposal = effects.alter_partition
+            self.send(self.runtime.address, "broker", ReplicaAlterIsr(
+                topic=proposal.topic, partition=proposal.partition,
+                leader_epoch=proposal.leader_epoch, partition_epoch=proposal.partition_epoch,
+                new_isr=proposal.new_isr), reply_to=self.name)
+        for ack in effects.completed_acks:
+            envelope, (call_id, response) = self.calls.pop(ack.key)
+            if ack.error != ErrorCode.NONE:
+                response = self.produce_error(response, ack.error, "not acknowledged")
+            self.done(envelope, call_id, response)
+        for fetch in effects.completed_fetches:
+            envelope, call = self.calls.pop(fetch.key)
+            if fetch.error != ErrorCode.NONE or self.leader is None:
+                code = fetch.error if fetch.error != ErrorCode.NONE else \
+                    ErrorCode.NOT_LEADER_OR_FOLLOWER
+                self.done(envelope, call.call_id, error_fetch(call.data, code, self.record))
+                continue
+            decision = self.decide_fetch(call)
+            self.done(envelope, call.call_id, read_response(self.log, call.data, decision))
+            if not decision.effects.empty:
+                self.apply(decision.effects)
+
+    def on_alter_partition_reply(self, reply: Any, envelope: Envelope) -> None:
+        if self.leader is None:
+            return
+        if reply.error != ErrorCode.NONE or reply.partition is None:
+            self.leader.on_alter_partition_rejected()
+            return
+        record = reply.partition
+        self.apply(self.leader.on_metadata(leader_id=record.leader,
+                                           leader_epoch=record.leader_epoch,
+                                           partition_epoch=record.partition_epoch,
+                                           isr=record.isr))
+
+    def hold(self, envelope: Envelope, what: Any) -> int:
+        self.next_key += 1
+        self.calls[self.next_key] = (envelope, what)
+        return self.next_key
+
+    def done(self, envelope: Envelope, call_id: int, response: Any) -> None:
+        self.reply(envelope, ReplicaCallDone(call_id=call_id, response=response))
+
+    # --- follower -----------------------------------------------------------------------
+
+    def poll_leader(self) -> None:
+        follower = self.follower
+        if follower is None or not self.leader_address:
+            return
+        request = follower.poll(self.now_tick)
+        if request is None:
+            return
+        if request.kind is FollowerRequestKind.FETCH:
+            body: Any = fetch_request_for(self.broker_id, self.record, self.log, request,
+                                                 self.tunables)
+        else:
+            body = OffsetForLeaderEpochRequest(replica_id=self.broker_id, partitions=(
+                OffsetForLeaderEpochPartition(
+                    topic=self.record.topic, partition=self.record.partition,
+                    leader_epoch=request.last_fetched_epoch,
+                    current_leader_epoch=request.current_leader_epoch),))
+        self.send(self.leader_address, "broker", body, correlation_id=request.request_id,
+                  reply_to=self.name)
+        self.wake_in(2 * self.tunables.replica_fetch_max_wait_ticks + 2)
+
+    def on_fetch_response(self, response: FetchResponse, envelope: Envelope) -> None:
+        follower = self.follower
+        if follower is None or not follower.accepts_fetch(envelope.correlation_id):
+            return
+        part = response.partitions[0]
+        decision = follower.on_fetch_response(
+            request_id=envelope.correlation_id, error=part.error,
+            high_watermark=part.high_watermark, diverging_epoch=part.diverging_epoch,
+            history=self.log, now_tick=self.now_tick)
+        if decision is not None:
+            self.truncate(decision)
+        elif part.error == ErrorCode.NONE and len(part.records):
+            self.log.append_as_follower(part.records)
+            self.report_log_end(flush=self.log.config.fsync_before_ack)
+        self.poll_leader()
+
+    def on_offset_for_leader_epoch_response(self, response: OffsetForLeaderEpochResponse,
+                                            envelope: Envelope) -> None:
+        if self.follower is None:
+            return
+        part = response.partitions[0]
+        decision = self.follower.on_offset_for_leader_epoch_response(
+            request_id=envelope.correlation_id, error=part.error,
+            epoch_end=EpochEndOffset(leader_epoch=part.leader_epoch, end_offset=part.end_offset),
+            history=self.log, now_tick=self.now_tick)
+        if decision is not None:
+            self.truncate(decision)
+        self.poll_leader()
+
+    def truncate(self, decision: TruncationDecision) -> None:
+        if decision.truncate_to < self.log.log_end_offset:
+            self.logger.info("%s truncating from %d to %d", self.tp, self.log.log_end_offset,
+                          decision.truncate_to)
+        self.log.truncate_to(decision.truncate_to)
+        self.report_log_end(flush=True)
+
+    def report_log_end(self, *, flush: bool) -> None:
+        assert self.follower is not None
+        flushed = self.log.flush() if flush else self.log.recovery_point
+        self.follower.on_log_end(log_end_offset=self.log.log_end_offset,
+                                 last_epoch=self.log.latest_epoch, flushed_offset=flushed)
+
+
+def _producer_header(header: Any) -> ProducerBatch:
+    return ProducerBatch(producer_id=header.producer_id, producer_epoch=header.producer_epoch,
+                         base_sequence=header.base_sequence, record_count=header.record_count,
+                         base_offset=header.base_offset)
+
+
+def _producer_headers(log: PartitionLog) -> Iterator[ProducerBatch]:
+    for header in log.iter_batch_headers(log.log_start_offset):
+        if header.producer_id >= 0 and header.record_count > 0:
+            yield _producer_header(header)
+
+
+__all__ = ["ReplicaActor", "replica_actor_name"]
