@@ -1,0 +1,198 @@
+"""The raft store and its in-memory twin: one shared suite, plus each one's crash behaviour."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from core.config import Tunables
+from core.errors import CorruptRecord
+from core.messages import RaftEntry, SnapshotMeta
+from core.raft import RaftNode
+from core.raft_types import HardState, PersistentState, Ready, Snapshot
+from storage.raft_store import ENTRIES_FILE, HARD_STATE_FILE, MemoryRaftStore, RaftStore
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CreateThing:
+    """A stand-in for a catalogue command."""
+
+    name: str
+    sizes: tuple[int, ...] = ()
+
+
+Store = RaftStore | MemoryRaftStore
+
+
+@pytest.fixture(params=["disk", "memory"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    """``open_store()``: the same durable store, opened again (as after a restart)."""
+    memory = MemoryRaftStore()
+
+    def open_store() -> Store:
+        return RaftStore(tmp_path / "raft") if request.param == "disk" else memory
+
+    yield open_store
+
+
+def entries(terms: list[int], start: int = 1) -> tuple[RaftEntry, ...]:
+    return tuple(RaftEntry(term=t, index=start + i, command=CreateThing(name=f"t{start + i}"))
+                 for i, t in enumerate(terms))
+
+
+def test_a_new_store_is_empty(stores: Callable[[], Store]) -> None:
+    assert stores().load() == PersistentState()
+
+
+def test_entries_and_hard_state_survive_a_restart(stores: Callable[[], Store]) -> None:
+    store = stores()
+    hard = HardState(term=2, voted_for=3, commit=2)
+    store.persist(Ready(hard_state=hard, entries=entries([1, 2, 2])))
+    store.persist(Ready(entries=entries([2], start=4)))
+    state = stores().load()
+    assert state.hard_state == hard and state.entries == entries([1, 2, 2, 2])
+    assert state.entries[0].command == CreateThing(name="t1")
+
+
+def test_a_vote_for_nobody_round_trips(stores: Callable[[], Store]) -> None:
+    stores().persist(Ready(hard_state=HardState(term=7, voted_for=None, commit=0)))
+    assert stores().load().hard_state == HardState(term=7, voted_for=None, commit=0)
+
+
+def test_a_conflicting_suffix_is_truncated_before_new_entries_are_appended(
+        stores: Callable[[], Store]) -> None:
+    store = stores()
+    store.persist(Ready(entries=entries([1, 1, 2, 2])))
+    store.persist(Ready(truncate_from=3, entries=entries([3, 3, 3], start=3)))
+    store.persist(Ready(entries=entries([3], start=6)))
+    assert stores().load().entries == entries([1, 1, 3, 3, 3, 3])
+
+
+def test_a_snapshot_compacts_the_log_prefix(stores: Callable[[], Store]) -> None:
+    store = stores()
+    store.persist(Ready(entries=entries([1, 1, 1, 2, 2]), hard_state=HardState(term=2,
+                                                                               commit=4)))
+    snapshot = Snapshot(meta=SnapshotMeta(index=3, term=1), data=b"state@3")
+    store.persist(Ready(snapshot=snapshot))
+    store.persist(Ready(entries=entries([2], start=6)))
+    state = stores().load()
+    assert state.snapshot == snapshot and state.entries == entries([2, 2, 2], start=4)
+
+
+def test_a_received_snapshot_replaces_the_whole_log(stores: Callable[[], Store]) -> None:
+    store = stores()
+    store.persist(Ready(entries=entries([1, 1, 2])))
+    snapshot = Snapshot(meta=SnapshotMeta(index=6, term=3), data=b"six")
+    store.persist(Ready(snapshot=snapshot, truncate_from=7,
+                        hard_state=HardState(term=3, commit=6)))
+    store.persist(Ready(entries=entries([3], start=7)))
+    state = stores().load()
+    assert state.snapshot == snapshot and state.entries == entries([3], start=7)
+
+
+def test_a_node_restarted_from_the_store_has_the_same_log_and_commit(
+        stores: Callable[[], Store]) -> None:
+    tunables = Tunables(election_ticks=10, heartbeat_ticks=2)
+    raft = RaftNode(1, [1], stores().load(), tunables, random.Random(1))
+    while raft.role.value != "leader":
+        raft.tick()
+        while raft.has_ready():
+            ready = raft.ready()
+            stores().persist(ready)
+            raft.advance(ready)
+    for name in ("a", "b"):
+        raft.propose(CreateThing(name=name))
+    for _ in range(2):
+        ready = raft.ready()
+        stores().persist(ready)
+        raft.advance(ready)
+    restarted = RaftNode(1, [1], stores().load(), tunables, random.Random(2))
+    assert restarted.commit_index == raft.commit_index == 3
+    assert restarted.log.slice(1, 4) == raft.log.slice(1, 4)
+
+
+# ------------------------------------------------------------------------- disk only
+def test_a_torn_tail_is_dropped_and_appending_continues(tmp_path: Path) -> None:
+    RaftStore(tmp_path).persist(Ready(entries=entries([1, 1, 1])))
+    path = tmp_path / ENTRIES_FILE
+    os.truncate(path, path.stat().st_size - 3)  # the last record is torn
+    store = RaftStore(tmp_path)
+    assert store.load().entries == entries([1, 1])
+    store.persist(Ready(entries=entries([2], start=3)))
+    assert RaftStore(tmp_path).load().entries == entries([1, 1, 2])
+
+
+def test_everything_after_a_corrupt_record_is_dropped(tmp_path: Path) -> None:
+    store = RaftStore(tmp_path)
+    store.persist(Ready(entries=entries([1])))
+    size_of_first = (tmp_path / ENTRIES_FILE).stat().st_size
+    store.persist(Ready(entries=entries([1, 1], start=2)))
+    with open(tmp_path / ENTRIES_FILE, "r+b") as f:
+        f.seek(size_of_first + 12)  # inside the second record's payload
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    assert RaftStore(tmp_path).load().entries == entries([1])
+
+
+def test_a_commit_index_beyond_the_surviving_log_is_refused(tmp_path: Path) -> None:
+    RaftStore(tmp_path).persist(Ready(entries=entries([1, 1]),
+                                      hard_state=HardState(term=1, commit=2)))
+    path = tmp_path / ENTRIES_FILE
+    os.truncate(path, path.stat().st_size - 1)
+    with pytest.raises(CorruptRecord):
+        RaftStore(tmp_path)
+
+
+def test_a_corrupt_hard_state_file_is_refused(tmp_path: Path) -> None:
+    RaftStore(tmp_path).persist(Ready(hard_state=HardState(term=4, voted_for=1, commit=0)))
+    blob = bytearray((tmp_path / HARD_STATE_FILE).read_bytes())
+    blob[-1] ^= 0x01
+    (tmp_path / HARD_STATE_FILE).write_bytes(bytes(blob))
+    with pytest.raises(CorruptRecord):
+        RaftStore(tmp_path)
+
+
+def test_a_crash_between_writing_a_snapshot_and_cutting_the_log_keeps_a_valid_log(
+        tmp_path: Path) -> None:
+    """§7: entries that do not follow the snapshot's last entry are discarded on load."""
+    store = RaftStore(tmp_path)
+    store.persist(Ready(entries=entries([1, 1, 2, 2])))
+    entries_before = (tmp_path / ENTRIES_FILE).read_bytes()
+    snapshot = Snapshot(meta=SnapshotMeta(index=3, term=3), data=b"s")
+    store.persist(Ready(snapshot=snapshot, truncate_from=4))
+    (tmp_path / ENTRIES_FILE).write_bytes(entries_before)  # as if the cut never happened
+    state = RaftStore(tmp_path).load()
+    assert state.snapshot == snapshot and state.entries == ()
+
+
+# ----------------------------------------------------------------------- memory only
+def test_memory_crash_loses_staged_writes_but_keeps_flushed_ones() -> None:
+    store = MemoryRaftStore()
+    store.persist(Ready(entries=entries([1]), hard_state=HardState(term=1, commit=1)))
+    store.stage(Ready(entries=entries([1, 1], start=2), hard_state=HardState(term=1, commit=3)))
+    store.crash()
+    state = store.load()
+    assert state.entries == entries([1]) and state.hard_state.commit == 1
+
+
+def test_memory_crash_mid_persist_keeps_a_prefix_of_the_writes_in_order() -> None:
+    """Whatever prefix survives, the hard state is written last and the log stays valid."""
+    outcomes = set()
+    for seed in range(40):
+        store = MemoryRaftStore()
+        store.persist(Ready(entries=entries([1, 1, 1])))
+        store.stage(Ready(truncate_from=2, entries=entries([2, 2], start=2),
+                          hard_state=HardState(term=2, voted_for=1, commit=3)))
+        store.crash(random.Random(seed))
+        state = store.load()
+        terms = tuple(e.term for e in state.entries)
+        assert terms in {(1, 1, 1), (1,), (1, 2), (1, 2, 2)}
+        assert state.hard_state.term == 0 or terms == (1, 2, 2)
+        outcomes.add((terms, state.hard_state.term))
+    assert len(outcomes) == 5
