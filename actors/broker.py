@@ -21,6 +21,7 @@ from typing import Any
 
 from actors.base import handler_name
 from actors.broker_routing import RoutingMixin
+from actors.broker_services import ServicesMixin
 from actors.channel import ControllerChannel
 from actors.gather import CallTable
 from actors.node_actor import NodeActor
@@ -28,12 +29,14 @@ from actors.replica import ReplicaActor, replica_actor_name
 from actors.runtime import NodeRuntime
 from core.errors import ErrorCode
 from core.messages import (
+    AllocateProducerIdsReply,
     AlterPartitionReply,
     AlterPartitionRequest,
     BrokerHeartbeatReply,
     BrokerHeartbeatRequest,
     BrokerRegistrationReply,
     BrokerRegistrationRequest,
+    CreateTopicsReply,
     Envelope,
     ErrorReply,
     MetadataFetchReply,
@@ -52,7 +55,7 @@ from core.topic_config import effective_config
 from transport.cluster_file import ClusterFile
 
 
-class BrokerActor(RoutingMixin, NodeActor):
+class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
     """A broker process's main actor."""
 
     role = "broker"
@@ -77,6 +80,9 @@ class BrokerActor(RoutingMixin, NodeActor):
         self.hosted: dict[tuple[str, int], str] = {}  # (topic, partition) -> actor name
         self.hosted_ids: dict[tuple[str, int], str] = {}  # (topic, partition) -> topic id
         self.logs_dir = data_dir / "logs"
+        self.producer_ids = (0, 0)
+        self.producer_id_waiters: list[Envelope] = []
+        self.creating_offsets_topic = False
 
     def on_start(self) -> None:
         self.register()
@@ -236,7 +242,8 @@ class BrokerActor(RoutingMixin, NodeActor):
 
 
 for _type in (BrokerRegistrationReply, BrokerHeartbeatReply, MetadataFetchReply,
-              NotControllerReply, ErrorReply, AlterPartitionReply):
+              NotControllerReply, ErrorReply, AlterPartitionReply, AllocateProducerIdsReply,
+              CreateTopicsReply):
     setattr(BrokerActor, handler_name(_type), BrokerActor.on_controller_reply)
 
 __all__ = ["BrokerActor"]

@@ -124,8 +124,16 @@ class NodeRuntime:
         return self
 
     def stop(self) -> None:
+        """Stop the ticker, this runtime's actors (not other runtimes' in the process),
+        then the sockets."""
         self.ticker.stop()
-        pykka.ActorRegistry.stop_all(timeout=5)
+        with self._lock:
+            refs, self._actors = list(self._actors.values()), {}
+        for ref in refs:
+            try:
+                ref.stop(timeout=5)
+            except pykka.ActorDeadError:
+                pass
         self.postbox.stop()
 
     # --- registry -----------------------------------------------------------------------

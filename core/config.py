@@ -38,6 +38,13 @@ class Tunables:
     pending_acks_per_partition_max: int = 10_000
     producer_dedup_window_batches: int = 5
 
+    # --- consumer groups -----------------------------------------------------------------
+    offsets_topic_partitions: int = 10
+    """Partitions of ``__consumer_offsets`` (Kafka's default is 50)."""
+    offsets_topic_replication_factor: int = 3
+    """Capped at the number of live brokers when the topic is created."""
+    producer_id_block_size: int = 1000
+
     # --- storage -----------------------------------------------------------------------
     segment_bytes_max: int = 1024 * 1024 * 1024
     index_interval_bytes: int = 4096

@@ -1250,6 +1250,43 @@ class ReplicaAlterIsr:
 
 
 @message
+class InitProducerIdRequest:
+    """A producer asks any broker for an idempotent producer id (and epoch)."""
+
+    transactional_id: str | None = None
+
+
+@message
+class InitProducerIdResponse:
+    """The producer id and epoch to stamp on batches (sequences start at 0 per partition)."""
+
+    error: ErrorCode = ErrorCode.NONE
+    message: str = ""
+    producer_id: int = -1
+    producer_epoch: int = -1
+
+
+@message
+class ReplicaRead:
+    """Read a hosted replica's log up to its log end (the broker's own group coordinator
+    replaying ``__consumer_offsets``)."""
+
+    call_id: int
+    offset: int
+    max_bytes: int
+
+
+@message
+class ReplicaReadDone:
+    """Batches read from ``offset`` (empty at the log end) and the log end offset."""
+
+    call_id: int
+    records: Blob
+    log_end_offset: int
+    error: ErrorCode = ErrorCode.NONE
+
+
+@message
 class ReplicaStatusRequest:
     """Ask the broker for the state of every replica it hosts (tests, describe, chaos)."""
 
