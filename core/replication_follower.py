@@ -60,7 +60,13 @@ class FollowerState:
     def __init__(self, *, topic: str, partition: int, replica_id: int, leader_id: int,
                  leader_epoch: int, log_end_offset: int, last_epoch: int, high_watermark: int,
                  flushed_offset: int | None = None, fsync_before_ack: bool = True,
-                 retry_backoff_ticks: int = 10, tunables: Tunables = DEFAULT) -> None:
+                 retry_backoff_ticks: int = 10, request_id_base: int = 0,
+                 truncate_on_fetch: bool = False, tunables: Tunables = DEFAULT) -> None:
+        """``request_id_base`` must differ between incarnations of the replica (e.g. the
+        broker epoch shifted left) so that a reply sent to a previous incarnation can never
+        be taken for the answer to a new request.  ``truncate_on_fetch`` skips the
+        OffsetForLeaderEpoch round trip on a new epoch and relies on the diverging epoch of
+        the first fetch reply instead (Kafka >= 2.7, KIP-320)."""
         assert replica_id != leader_id, "a leader does not follow itself"
         self.topic, self.partition, self.replica_id = topic, partition, replica_id
         self.fsync_before_ack = fsync_before_ack
@@ -70,11 +76,12 @@ class FollowerState:
         self.leader_high_watermark = high_watermark
         self._request_timeout_ticks = 2 * tunables.replica_fetch_max_wait_ticks + 1
         self._retry_backoff_ticks = retry_backoff_ticks
-        self._next_request_id = 0
+        self._next_request_id = request_id_base
         self._in_flight: FollowerRequest | None = None
         self._in_flight_since = 0
         self._not_before_tick = -(2**62)
         self._awaiting_log = False
+        self._truncate_on_fetch = truncate_on_fetch
         self.leader_id, self.leader_epoch = leader_id, UNDEFINED_EPOCH
         self.phase = FollowerPhase.TRUNCATING
         self._ask_epoch = last_epoch
@@ -95,7 +102,8 @@ class FollowerState:
         self._not_before_tick = -(2**62)
         self._ask_epoch = self.last_epoch
         no_history = self.last_epoch == UNDEFINED_EPOCH or self.log_end_offset == 0
-        self.phase = FollowerPhase.FETCHING if no_history else FollowerPhase.TRUNCATING
+        fetch_first = no_history or self._truncate_on_fetch
+        self.phase = FollowerPhase.FETCHING if fetch_first else FollowerPhase.TRUNCATING
         return True
 
     def poll(self, now_tick: int) -> FollowerRequest | None:

@@ -15,7 +15,13 @@ from core.errors import ErrorCode, NotEnoughReplicas, RequestTimedOut
 from core.producer_state import BatchHeader, ProducerStateTable
 from core.replication import LeaderState
 from core.replication_follower import FollowerPhase, FollowerRequestKind, FollowerState
-from core.replication_types import ACKS_ALL, ACKS_LEADER, CONSUMER_REPLICA_ID, EpochEndOffset
+from core.replication_types import (
+    ACKS_ALL,
+    ACKS_LEADER,
+    CONSUMER_REPLICA_ID,
+    EpochEndOffset,
+    FetchDecision,
+)
 from tests.sim.replication_world import MemoryLog, Record
 
 LAG = 30
@@ -43,7 +49,7 @@ def make_leader(*, isr: tuple[int, ...] = (1, 2, 3), leo: int = 0, hw: int = 0,
 
 
 def fetch(leader: LeaderState, replica: int, offset: int, tick: int = 1,
-          log: MemoryLog | None = None, last_epoch: int = 5, epoch: int = 5):  # noqa: ANN201
+          log: MemoryLog | None = None, last_epoch: int = 5, epoch: int = 5) -> FetchDecision:
     return leader.on_follower_fetch(
         replica_id=replica, fetch_offset=offset, last_fetched_epoch=last_epoch,
         current_leader_epoch=epoch, now_tick=tick,
@@ -515,3 +521,17 @@ def test_a_rejected_addition_counts_for_the_hw_until_a_newer_partition_epoch_com
     assert leader.high_watermark == 4, "replica 3 may yet be in the ISR"
     assert leader.on_metadata(leader_id=1, leader_epoch=5, partition_epoch=11,
                               isr=(1, 2)).high_watermark == 10
+
+
+def test_a_follower_may_skip_offset_for_leader_epoch_and_truncate_on_its_first_fetch() -> None:
+    log = history((1, 0), (3, 4), end=10)
+    follower = FollowerState(topic="t", partition=0, replica_id=2, leader_id=1,
+                             leader_epoch=5, log_end_offset=10, last_epoch=3,
+                             high_watermark=0, truncate_on_fetch=True, tunables=TUNABLES)
+    request = follower.poll(0)
+    assert request is not None and request.kind is FollowerRequestKind.FETCH
+    assert (request.fetch_offset, request.last_fetched_epoch) == (10, 3)
+    decision = follower.on_fetch_response(
+        request_id=request.request_id, error=ErrorCode.NONE, high_watermark=6,
+        diverging_epoch=EpochEndOffset(leader_epoch=3, end_offset=7), history=log, now_tick=0)
+    assert decision is not None and decision.truncate_to == 7
