@@ -24,10 +24,12 @@ from actors.broker_routing import RoutingMixin
 from actors.broker_services import ServicesMixin
 from actors.channel import ControllerChannel
 from actors.gather import CallTable
+from actors.group import GroupActor
 from actors.node_actor import NodeActor
 from actors.replica import ReplicaActor, replica_actor_name
 from actors.runtime import NodeRuntime
 from core.errors import ErrorCode
+from core.group_codec import OFFSETS_TOPIC
 from core.messages import (
     AllocateProducerIdsReply,
     AlterPartitionReply,
@@ -39,6 +41,7 @@ from core.messages import (
     CreateTopicsReply,
     Envelope,
     ErrorReply,
+    GroupPartitions,
     MetadataFetchReply,
     MetadataFetchRequest,
     MetadataImage,
@@ -85,6 +88,8 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
         self.creating_offsets_topic = False
 
     def on_start(self) -> None:
+        group = GroupActor.start(self.runtime, "group")
+        self.runtime.register("group", group)
         self.register()
 
     # --- registration and heartbeats ----------------------------------------------------
@@ -158,6 +163,7 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
             self.update_replica(record)
         for record in changes.removed:
             self.remove_replica(record)
+        self.update_group_coordinator(image)
         if old is not None:
             for topic in image.topics:
                 before = next((t for t in old.topics if t.topic_id == topic.topic_id), None)
@@ -167,6 +173,17 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
                             self.update_replica(p)
         else:
             self.remove_orphan_logs()
+
+    def update_group_coordinator(self, image: MetadataImage) -> None:
+        """Tell the group actor which ``__consumer_offsets`` partitions are led here."""
+        topic = next((t for t in image.topics if t.name == OFFSETS_TOPIC), None)
+        if topic is None:
+            return
+        led = tuple(sorted(p.partition for p in image.partitions
+                           if p.topic_id == topic.topic_id
+                           and p.leader == self.runtime.node_id))
+        self.send(self.runtime.address, "group",
+                  GroupPartitions(led=led, num_partitions=topic.num_partitions))
 
     def replica_update(self, record: PartitionRecord) -> ReplicaUpdate:
         assert self.image is not None

@@ -53,6 +53,8 @@ from core.messages import (
     ReplicaFetch,
     ReplicaListOffsets,
     ReplicaProduce,
+    ReplicaRead,
+    ReplicaReadDone,
     ReplicaRemove,
     ReplicaStatus,
     ReplicaStatusRequest,
@@ -370,6 +372,19 @@ class ReplicaActor(BaseActor):
         self.done(envelope, call.call_id, OffsetForLeaderEpochPartitionResponse(
             topic=data.topic, partition=data.partition, error=error,
             leader_epoch=end.leader_epoch, end_offset=end.end_offset))
+
+    def on_replica_read(self, call: ReplicaRead, envelope: Envelope) -> None:
+        """Read whole batches up to the log end (the local group coordinator's replay)."""
+        log = self.log
+        offset = max(call.offset, log.log_start_offset)
+        try:
+            records: Any = log.read(offset, call.max_bytes) if offset < log.log_end_offset \
+                else b""
+            error = ErrorCode.NONE
+        except ZafkaError as exc:
+            records, error = b"", exc.code
+        self.reply(envelope, ReplicaReadDone(call_id=call.call_id, records=records,
+                                             log_end_offset=log.log_end_offset, error=error))
 
     # --- leader: effects ----------------------------------------------------------------
 

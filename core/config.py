@@ -44,6 +44,10 @@ class Tunables:
     offsets_topic_replication_factor: int = 3
     """Capped at the number of live brokers when the topic is created."""
     producer_id_block_size: int = 1000
+    group_min_session_timeout_ms: int = 6_000
+    group_max_session_timeout_ms: int = 1_800_000
+    group_initial_rebalance_delay_ms: int = 3_000
+    """How long a group forming from empty waits for more members (Kafka's default)."""
 
     # --- storage -----------------------------------------------------------------------
     segment_bytes_max: int = 1024 * 1024 * 1024

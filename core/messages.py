@@ -1287,6 +1287,14 @@ class ReplicaReadDone:
 
 
 @message
+class GroupPartitions:
+    """The ``__consumer_offsets`` partitions this broker now leads (its groups)."""
+
+    led: tuple[int, ...]
+    num_partitions: int
+
+
+@message
 class ReplicaStatusRequest:
     """Ask the broker for the state of every replica it hosts (tests, describe, chaos)."""
 

@@ -42,7 +42,11 @@ class SeedChooser:
 
 # --- real clusters ------------------------------------------------------------------------
 
-FAST_TUNABLES: dict[str, int] = {}
+FAST_TUNABLES: dict[str, int] = {
+    # Test clusters let consumer groups form and fail over quickly.
+    "group_min_session_timeout_ms": 500,
+    "group_initial_rebalance_delay_ms": 0,
+}
 
 
 @pytest.fixture
