@@ -190,6 +190,7 @@ class LeaderState:
         assert key not in self._acks, f"duplicate pending ack key {key!r}"
         assert len(self._acks) < self._pending_max, "check_append refuses beyond the limit"
         assert last_offset < self.log_end_offset, "ack for an offset the log does not hold"
+        self._compact_heaps()
         self._seq += 1
         self._acks[key] = _PendingAck(last_offset, acks, deadline_tick, self._seq)
         heapq.heappush(self._acks_by_offset[acks], (last_offset, self._seq, key))
@@ -417,6 +418,17 @@ class LeaderState:
                 effects.completed_acks.append(
                     AckCompleted(key=key, last_offset=pending.last_offset, error=error))
         return effects
+
+    def _compact_heaps(self) -> None:
+        """Drop dead heap entries once they outnumber live ones (an ack that timed out stays
+        in its offset heap until the HW passes it), so the heaps stay bounded too."""
+        heaps = [*self._acks_by_offset.values(), self._acks_by_deadline]
+        if sum(map(len, heaps)) <= 4 * len(self._acks) + 64:
+            return
+        for heap in heaps:
+            heap[:] = [e for e in heap if (a := self._acks.get(e[2])) is not None
+                       and a.seq == e[1]]
+            heapq.heapify(heap)
 
     def _wake_fetches(self) -> LeaderEffects:
         ready = [k for k, f in self._fetches.items()

@@ -535,3 +535,12 @@ def test_a_follower_may_skip_offset_for_leader_epoch_and_truncate_on_its_first_f
         request_id=request.request_id, error=ErrorCode.NONE, high_watermark=6,
         diverging_epoch=EpochEndOffset(leader_epoch=3, end_offset=7), history=log, now_tick=0)
     assert decision is not None and decision.truncate_to == 7
+
+
+def test_timed_out_acks_do_not_accumulate_while_the_hw_is_stuck() -> None:
+    leader = make_leader()
+    append(leader, 0)
+    for tick in range(1000):
+        leader.add_pending_ack(tick, 0, ACKS_ALL, deadline_tick=tick)
+        assert [a.key for a in leader.tick(tick).completed_acks] == [tick]
+    assert sum(map(len, leader._acks_by_offset.values())) < 100

@@ -328,8 +328,8 @@ class Broker:
             assert hw >= self.hw_seen.get(epoch, 0), (
                 f"HW went back on leader {self.id} in epoch {epoch}")
             self.hw_seen[epoch] = hw
+            self.producers.invariants()
         if self.follower is not None:
             self.follower.invariants()
-        self.producers.invariants()
 
 

@@ -11,6 +11,7 @@ Must never: decide anything about replication; the cores do (see ``replication_b
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import random
 from typing import Any
 
@@ -148,13 +149,16 @@ class Network:
                 return
             copies = 2 if self.rng.random() < 0.04 else 1
         for _ in range(copies):
-            delay = self.rng.randint(1, 6) if self.chaos else 1
-            self.seq += 1
-            self.queue.append((now + delay, self.seq, msg))
+            self.deliver_at(now + (self.rng.randint(1, 6) if self.chaos else 1), msg)
+
+    def deliver_at(self, tick: int, msg: Msg) -> None:
+        self.seq += 1
+        heapq.heappush(self.queue, (tick, self.seq, msg))
 
     def due(self, now: int) -> list[Msg]:
-        ready = sorted((m for m in self.queue if m[0] <= now), key=lambda m: (m[0], m[1]))
-        self.queue = [m for m in self.queue if m[0] > now]
-        return [m for _, _, m in ready]
+        ready = []
+        while self.queue and self.queue[0][0] <= now:
+            ready.append(heapq.heappop(self.queue)[2])
+        return ready
 
 

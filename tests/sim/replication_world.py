@@ -220,8 +220,7 @@ class World:
             if not broker.alive:
                 return
             if not broker.active:  # paused: the message waits in its socket buffer
-                self.network.seq += 1
-                self.network.queue.append((broker.paused_until, self.network.seq, msg))
+                self.network.deliver_at(broker.paused_until, msg)
                 return
             broker.on_message(msg)
 
