@@ -3,4 +3,18 @@
 Built on ``transport``; its long-lived parts are pykka actors wrapped by a blocking facade.
 """
 
-__all__: list[str] = []
+from client.accumulator import BufferExhausted
+from client.futures import FutureRecordMetadata, RecordMetadata
+from client.producer import Producer
+from client.producer_messages import (
+    FlushRecords,
+    ProducerRecord,
+    RecordsFlushed,
+    RecordsSent,
+    SendRecords,
+)
+
+__all__: list[str] = [
+    "BufferExhausted", "FlushRecords", "FutureRecordMetadata", "Producer", "ProducerRecord",
+    "RecordMetadata", "RecordsFlushed", "RecordsSent", "SendRecords",
+]
