@@ -134,7 +134,8 @@ class CoordinatorActor(NodeActor):
         """Carry out every pending Ready: persist -> send -> apply -> advance."""
         while self.raft.has_ready():
             ready = self.raft.ready()
-            if ready.must_persist():
+            if (ready.hard_state or ready.snapshot or ready.entries
+                    or ready.truncate_from is not None):
                 self.store.persist(ready)
             for message in ready.messages:
                 self.send(self.peers[message.to_id], "coordinator", message)

@@ -13,6 +13,7 @@ committed the change (or raises the Kafka-named error: ``TopicAlreadyExists``,
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,12 +30,37 @@ from core.messages import (
     ListTopicsRequest,
     NewPartitions,
     NewTopic,
+    ReplicaStatusRequest,
     TopicDescription,
 )
 from transport.cluster_file import ClusterFile
 from transport.remote import Postbox
 
 DEFAULT_TIMEOUT_S = 30.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PartitionInfo:
+    """One partition as ``describe_topic`` reports it (-1 where the leader did not answer)."""
+
+    partition: int
+    leader: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    leader_epoch: int
+    log_start_offset: int
+    log_end_offset: int
+    high_watermark: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TopicInfo:
+    """A topic as ``describe_topic`` reports it."""
+
+    name: str
+    topic_id: str
+    internal: bool
+    partitions: list[PartitionInfo]
 
 
 class ClientClosed(ZafkaError):
@@ -100,12 +126,41 @@ class Admin:
         reply = self._request(ListTopicsRequest(include_internal=include_internal))
         return sorted(t.name for t in reply.topics)
 
-    def describe_topic(self, name: str) -> TopicDescription:
-        """Partitions of ``name`` with leader, replicas, ISR and epochs."""
+    def describe_topic(self, name: str) -> TopicInfo:
+        """Partitions of ``name``: leader, replicas, ISR, leader epoch, and — from each
+        partition's leader — log start offset, log end offset and high watermark."""
         reply = self._request(DescribeTopicsRequest(names=(name,)))
         description: TopicDescription = reply.topics[0]
         _raise_for(description.error, description.message)
-        return description
+        offsets = self._leader_offsets(description, reply.brokers)
+        partitions = []
+        for record in sorted(description.partitions, key=lambda p: p.partition):
+            start, end, hw = offsets.get(record.partition, (-1, -1, -1))
+            partitions.append(PartitionInfo(
+                partition=record.partition, leader=record.leader, replicas=record.replicas,
+                isr=record.isr, leader_epoch=record.leader_epoch, log_start_offset=start,
+                log_end_offset=end, high_watermark=hw))
+        return TopicInfo(name=description.name, topic_id=description.topic_id,
+                         internal=description.internal, partitions=partitions)
+
+    def _leader_offsets(self, description: TopicDescription, brokers: Iterable[Any],
+                        ) -> dict[int, tuple[int, int, int]]:
+        addresses = {b.broker_id: b.address for b in brokers}
+        leaders = {p.leader for p in description.partitions if p.leader in addresses}
+        futures = [self._postbox.ask(addresses[b], "broker", ReplicaStatusRequest(),
+                                     min(self.timeout, 5.0)) for b in sorted(leaders)]
+        offsets: dict[int, tuple[int, int, int]] = {}
+        for future in futures:
+            try:
+                status = future.result()
+            except ZafkaError:
+                continue  # that leader did not answer: its offsets stay unknown (-1)
+            for replica in status.replicas:
+                if replica.topic == description.name and replica.role == "leader":
+                    offsets[replica.partition] = (replica.log_start_offset,
+                                                  replica.log_end_offset,
+                                                  replica.high_watermark)
+        return offsets
 
     def create_partitions(self, name: str, total: int) -> None:
         """Grow ``name`` to ``total`` partitions (a decrease is refused: InvalidPartitions)."""
@@ -143,4 +198,4 @@ class Admin:
                              "fenced": b.fenced} for b in reply.brokers]}
 
 
-__all__ = ["Admin", "ClientClosed"]
+__all__ = ["Admin", "ClientClosed", "PartitionInfo", "TopicInfo"]

@@ -2,9 +2,11 @@
 
 Owns: the process's sockets and the two threads that own them.  Sockets never cross threads:
 the inbound thread alone touches the ROUTER (and its monitor socket); the outbound thread
-alone creates and uses the DEALER sockets, one per peer address.  Any thread may call
-``send``: it encodes the envelope in the caller's thread (so an unencodable body fails there,
-loudly) and puts the frames on a bounded queue; a full queue drops and counts, never blocks.
+alone creates and uses the DEALER sockets, one per peer address, and their monitors.  Any
+thread may call ``send``: it encodes the envelope in the caller's thread (so an unencodable
+body fails there, loudly), puts the frames on a bounded queue (a full queue drops and counts,
+never blocks) and wakes the outbound thread through a pipe it polls beside the monitors.  A
+peer whose connection drops (its process died) is reported to ``on_peer_lost`` at once.
 
 Inbound frames are decoded by ``transport.codec`` and handed to the ``deliver`` callback; a
 frame that does not decode is dropped and counted.  With credentials, the ROUTER is a CURVE
@@ -17,9 +19,11 @@ import pykka.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -76,6 +80,11 @@ class Endpoint:
         self.counters: Counter[str] = Counter()
         self.address = ""
         self._bind_error: BaseException | None = None
+        self.on_peer_lost: Callable[[str], None] | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._signalled = False
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -96,6 +105,7 @@ class Endpoint:
             return
         self._running.clear()
         self._queue.put(_STOP)
+        self._wake_outbound()
         self._inbound.join(timeout=5)
         self._outbound.join(timeout=5)
         if self._zap:
@@ -112,6 +122,7 @@ class Endpoint:
         except queue.Full:
             self.counters["dropped_queue_full"] += 1
             return False
+        self._wake_outbound()
         return True
 
     def stats(self) -> dict[str, int]:
@@ -182,52 +193,97 @@ class Endpoint:
 
     # --- outbound thread ----------------------------------------------------------------
 
+    def _wake_outbound(self) -> None:
+        if not self._signalled:
+            self._signalled = True
+            try:
+                os.write(self._wake_w, b"!")
+            except BlockingIOError:
+                pass  # the pipe is full of wake-ups already
+
     def _run_outbound(self) -> None:
-        peers: dict[str, zmq.Socket[Any]] = {}
+        peers: dict[str, _Peer] = {}
         delayed: list[tuple[float, int, str, list[Any]]] = []
         sequence = itertools.count()
+        poller = zmq.Poller()
+        poller.register(self._wake_r, zmq.POLLIN)
         try:
             while True:
-                timeout = max(0.0, delayed[0][0] - time.monotonic()) if delayed else None
-                try:
-                    item = self._queue.get(timeout=timeout)
-                except queue.Empty:
-                    item = None
-                if item is _STOP:
-                    return
+                timeout = (max(0.0, delayed[0][0] - time.monotonic()) * 1000 if delayed
+                           else None)
+                ready = dict(poller.poll(timeout))
+                if self._wake_r in ready:
+                    os.read(self._wake_r, 4096)
+                    self._signalled = False
+                for peer in peers.values():
+                    if peer.monitor in ready:
+                        self._on_peer_event(peer)
                 while delayed and delayed[0][0] <= time.monotonic():
                     _, _, address, frames = heapq.heappop(delayed)
-                    self._push(peers, address, frames)
-                if item is None:
-                    continue
-                address, frames = item
-                drop, delay_ms = self.faults.verdict(address)
-                if drop:
-                    continue
-                if delay_ms:
-                    due = time.monotonic() + delay_ms / 1000
-                    heapq.heappush(delayed, (due, next(sequence), address, frames))
-                    continue
-                self._push(peers, address, frames)
+                    self._push(peers, poller, address, frames)
+                while True:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        return
+                    address, frames = item
+                    drop, delay_ms = self.faults.verdict(address)
+                    if drop:
+                        continue
+                    if delay_ms:
+                        due = time.monotonic() + delay_ms / 1000
+                        heapq.heappush(delayed, (due, next(sequence), address, frames))
+                        continue
+                    self._push(peers, poller, address, frames)
         finally:
-            for sock in peers.values():
-                sock.close(linger=0)
+            for peer in peers.values():
+                peer.socket.disable_monitor()
+                peer.monitor.close(linger=0)
+                peer.socket.close(linger=0)
+            os.close(self._wake_r)
+            os.close(self._wake_w)
 
-    def _push(self, peers: dict[str, zmq.Socket[Any]], address: str, frames: list[Any]) -> None:
-        sock = peers.get(address)
-        if sock is None:
+    def _on_peer_event(self, peer: _Peer) -> None:
+        while True:
+            try:
+                event = parse_monitor_message(peer.monitor.recv_multipart(zmq.NOBLOCK))
+            except zmq.Again:
+                return
+            if event["event"] == zmq.EVENT_DISCONNECTED:
+                self.counters["peers_lost"] += 1
+                log.info("connection to %s lost", peer.address)
+                if self.on_peer_lost is not None:
+                    self.on_peer_lost(peer.address)
+
+    def _push(self, peers: dict[str, _Peer], poller: zmq.Poller, address: str,
+              frames: list[Any]) -> None:
+        peer = peers.get(address)
+        if peer is None:
             sock = self._context.socket(zmq.DEALER)
             sock.linger = 0
             sock.sndhwm = _PEER_SEND_HWM
             if self._credentials:
                 self._credentials.apply_client(sock)
+            monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
             sock.connect(address)
-            peers[address] = sock
+            peer = peers[address] = _Peer(address, sock, monitor)
+            poller.register(monitor, zmq.POLLIN)
         try:
-            sock.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+            peer.socket.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
             self.counters["frames_sent"] += 1
         except zmq.Again:
             self.counters["dropped_peer_full"] += 1
+
+
+@dataclasses.dataclass(slots=True)
+class _Peer:
+    """A connected peer: the DEALER to it and the monitor reporting its disconnects."""
+
+    address: str
+    socket: zmq.Socket[Any]
+    monitor: zmq.Socket[Any]
 
 
 __all__ = ["Endpoint", "MAX_FRAME_BYTES"]

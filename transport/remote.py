@@ -4,6 +4,9 @@ Owns: the process's ``Endpoint``, the table of pending asks (bounded; each entry
 its deadline and fails its future with ``RequestTimedOut``), and the hook to which envelopes
 for local actors are handed (installed by ``actors.router``; plain programs have none).
 
+An ask to a peer whose connection drops fails at once (``RequestTimedOut`` naming the lost
+connection) instead of waiting for its deadline.
+
 ``RemoteRef(postbox, address, actor)`` offers ``tell(msg)`` and ``ask(msg, timeout) ->
 Future`` so that code outside actors can treat local and remote actors alike.  A reply that is
 an ``ErrorReply`` fails the future with the Kafka-named exception it carries.
@@ -42,8 +45,10 @@ class Postbox:
         self.endpoint = Endpoint(bind_url, self._on_envelope, credentials=credentials,
                                  advertise_host=advertise_host,
                                  queue_messages_max=queue_messages_max)
+        self.endpoint.on_peer_lost = self._on_peer_lost
         self._local: Callable[[Envelope], None] | None = None
         self._pending: dict[int, Future[Any]] = {}
+        self._pending_address: dict[int, str] = {}
         self._deadlines: list[tuple[float, int]] = []
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -97,6 +102,7 @@ class Postbox:
                 future.set_exception(RequestTimedOut("too many asks in flight"))
                 return future
             self._pending[correlation_id] = future
+            self._pending_address[correlation_id] = address
             heapq.heappush(self._deadlines, (time.monotonic() + timeout, correlation_id))
             self._wake.notify()
         if not self.send(address, dest, body, correlation_id=correlation_id,
@@ -120,12 +126,20 @@ class Postbox:
     def _complete(self, correlation_id: int, result: Any) -> None:
         with self._lock:
             future = self._pending.pop(correlation_id, None)
+            self._pending_address.pop(correlation_id, None)
         if future is None:
             return  # a late reply to an ask that timed out
         if isinstance(result, ZafkaError):
             future.set_exception(result)
         else:
             future.set_result(result)
+
+    def _on_peer_lost(self, address: str) -> None:
+        """Fail at once the asks waiting on a peer whose connection dropped (outbound thread)."""
+        with self._lock:
+            lost = [c for c, a in self._pending_address.items() if a == address]
+        for correlation_id in lost:
+            self._complete(correlation_id, RequestTimedOut(f"connection to {address} lost"))
 
     def _run_reaper(self) -> None:
         while True:
@@ -145,6 +159,7 @@ class Postbox:
     def _fail_all(self, error: ZafkaError) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
+            self._pending_address = {}
         for future in pending.values():
             if not future.done():
                 future.set_exception(error)

@@ -24,7 +24,16 @@ from actors.runtime import NodeRuntime
 from cluster import Cluster
 from core.config import Tunables
 from core.errors import RequestTimedOut
-from core.messages import Echo, EchoReply, Envelope, Relay, StatusReply, StatusRequest
+from core.messages import (
+    Echo,
+    EchoReply,
+    Envelope,
+    FaultRule,
+    Relay,
+    SetFaults,
+    StatusReply,
+    StatusRequest,
+)
 from transport import codec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +88,18 @@ def test_a_killed_node_times_out_asks_and_serves_again_after_restart(small: Clus
     assert isinstance(reply, StatusReply) and reply.pid == small.node("broker-1").pid
 
 
+def test_an_ask_in_flight_fails_at_once_when_its_peer_dies(small: Cluster) -> None:
+    small.ref("broker-1").tell(SetFaults(rules=(FaultRule(kind="delay", delay_ms=10_000),)))
+    time.sleep(0.3)
+    future = small.ref("broker-1").ask(Echo(payload="held"), 30)
+    time.sleep(0.3)  # the request has arrived; its reply is held by the delay rule
+    began = time.monotonic()
+    small.kill("broker-1")
+    with pytest.raises(RequestTimedOut, match="connection .* lost"):
+        future.result(timeout=10)
+    assert time.monotonic() - began < 5, "the lost connection must fail the ask early"
+
+
 def transport_stats(cluster: Cluster, name: str) -> dict[str, int]:
     return cluster.ref(name).ask(StatusRequest(), 5).result().details["transport"]
 
@@ -93,19 +114,26 @@ def raw_socket(cluster: Cluster, name: str, with_credentials: bool) -> zmq.Socke
 
 
 def test_a_peer_without_credentials_is_refused_and_counted(small: Cluster) -> None:
-    sock = raw_socket(small, "broker-1", with_credentials=False)
-    env = Envelope(source="tcp://127.0.0.1:1", reply_to="", dest="node", correlation_id=1,
-                   body=Echo(payload=1))
-    sock.send_multipart(codec.encode(env))
-    deadline = time.monotonic() + 5
-    while transport_stats(small, "broker-1").get("handshake_failed", 0) < 1:
-        assert time.monotonic() < deadline, "the refused handshake was not counted"
-        time.sleep(0.1)
-    stats = transport_stats(small, "broker-1")
-    # every frame this node received was a status request it answered, plus the one in hand
-    assert stats["frames_received"] == stats["frames_sent"] + 1, \
-        "a frame from an unauthenticated peer reached the node"
-    sock.close()
+    runtime = NodeRuntime(role="client", node_id=0, bind_url="tcp://127.0.0.1:0",
+                          credentials=small.config.credentials, tunables=Tunables()).start()
+    try:
+        received: list[object] = []
+        arrived = threading.Event()
+        runtime.register("collector", Collector.start(runtime, "collector", received, arrived))
+        sock = raw_socket(small, "broker-1", with_credentials=False)
+        # Were this frame ever executed, the node would tell our collector.
+        env = Envelope(source="tcp://127.0.0.1:1", reply_to="", dest="node", correlation_id=1,
+                       body=Relay(address=runtime.address, actor="collector", payload="leak"))
+        sock.send_multipart(codec.encode(env))
+        deadline = time.monotonic() + 5
+        while transport_stats(small, "broker-1").get("handshake_failed", 0) < 1:
+            assert time.monotonic() < deadline, "the refused handshake was not counted"
+            time.sleep(0.1)
+        assert not arrived.wait(1.0), "a frame from an unauthenticated peer was executed"
+        assert small.ref("broker-1").ask(Echo(payload=1), 5).result() == EchoReply(payload=1)
+        sock.close()
+    finally:
+        runtime.stop()
 
 
 class Exploit:
