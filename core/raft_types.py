@@ -97,11 +97,6 @@ class Ready:
     reads: tuple[ReadState, ...] = ()
     dropped_reads: tuple[Any, ...] = ()
 
-    def must_persist(self) -> bool:
-        """True if the store has something to write (and fsync) for this Ready."""
-        return bool(self.hard_state or self.snapshot or self.entries
-                    or self.truncate_from is not None)
-
 
 class NotLeader(NotController):
     """This coordinator is not the raft leader; ``leader_id`` is the one it knows, if any."""

@@ -10,7 +10,8 @@ On disk:
   the retained suffix (temp -> fsync -> rename -> fsync dir).  On load, everything from the
   first torn or corrupt record on is dropped: such records were never acknowledged, because
   ``persist`` fsyncs before any message that depends on them is sent.
-- ``raft-hardstate`` and ``raft-snapshot``: small files replaced atomically, each with a CRC.
+- ``raft-hardstate`` and ``raft-snapshot``: small files replaced atomically
+  (``storage.atomic``), each with a CRC.
 
 Commands are pickled with protocol 5; only this store's own files are ever unpickled.
 Must never: interpret commands, or return from ``persist`` before the data is durable.
@@ -30,6 +31,7 @@ import crc32c
 from core.errors import CorruptRecord
 from core.messages import RaftEntry, SnapshotMeta
 from core.raft_types import HardState, PersistentState, Ready, Snapshot
+from storage.atomic import read_file, write_atomic
 
 _RECORD_HEADER = struct.Struct(">II")  # payload length, crc32c(payload)
 _ENTRY_HEAD = struct.Struct(">QQ")  # index, term
@@ -77,33 +79,14 @@ def _checked_state(hard: HardState, snapshot: Snapshot | None,
 
 
 # ------------------------------------------------------------------------- file helpers
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: temp file -> fsync -> rename -> fsync directory."""
-    temp = path.with_name(path.name + ".tmp")
-    with open(temp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, path)
-    _fsync_dir(path.parent)
-
-
 def _with_crc(payload: bytes) -> bytes:
     return _CRC.pack(crc32c.crc32c(payload)) + payload
 
 
 def _read_crc_file(path: Path) -> bytes | None:
-    if not path.exists():
+    blob = read_file(path)
+    if blob is None:
         return None
-    blob = path.read_bytes()
     if len(blob) < _CRC.size or _CRC.unpack_from(blob)[0] != crc32c.crc32c(blob[_CRC.size:]):
         raise CorruptRecord(f"{path}: checksum mismatch")
     return blob[_CRC.size:]
@@ -187,7 +170,7 @@ class RaftStore:
         """The persist step of ``ready``: snapshot, truncation, entries, hard state; fsync."""
         if ready.snapshot is not None:
             meta = ready.snapshot.meta
-            write_atomically(self.directory / SNAPSHOT_FILE,
+            write_atomic(self.directory / SNAPSHOT_FILE,
                              _with_crc(_SNAPSHOT_HEAD.pack(meta.index, meta.term)
                                        + ready.snapshot.data))
             self._drop_prefix(meta.index)
@@ -196,7 +179,7 @@ class RaftStore:
         if ready.hard_state is not None:
             hard = ready.hard_state
             voted_for = -1 if hard.voted_for is None else hard.voted_for
-            write_atomically(self.directory / HARD_STATE_FILE,
+            write_atomic(self.directory / HARD_STATE_FILE,
                              _with_crc(_HARD_STATE.pack(hard.term, voted_for, hard.commit)))
 
     def _write_entries(self, ready: Ready) -> None:
@@ -236,13 +219,13 @@ class RaftStore:
             return
         blob = self._entries_path.read_bytes()
         start = self._offsets[drop]
-        write_atomically(self._entries_path, blob[start:])
+        write_atomic(self._entries_path, blob[start:])
         self._offsets = [offset - start for offset in self._offsets[drop:]]
         self._first_index += drop
 
     def _rewrite(self, entries: list[RaftEntry]) -> None:
         records = [_encode_entry(entry) for entry in entries]
-        write_atomically(self._entries_path, b"".join(records))
+        write_atomic(self._entries_path, b"".join(records))
         self._offsets = []
         position = 0
         for record in records:
@@ -317,4 +300,4 @@ class MemoryRaftStore:
             self._hard = value
 
 
-__all__ = ["MemoryRaftStore", "RaftStore", "reconcile", "write_atomically"]
+__all__ = ["MemoryRaftStore", "RaftStore", "reconcile"]

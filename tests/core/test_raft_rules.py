@@ -222,6 +222,20 @@ def test_5_3_the_leader_counts_its_own_log_towards_commit_only_once_persisted() 
     assert leader.commit_index == index
 
 
+def test_5_3_pipelined_appends_stop_at_the_in_flight_limit_until_acknowledged() -> None:
+    leader = make_leader(node(terms=[], term=0))
+    ack(leader, 2, 1)  # follower 2 matches: replicate optimistically from now on
+    drain(leader)
+    for i in range(TUNABLES.raft_max_inflight_appends * TUNABLES.raft_max_entries_per_append * 2):
+        leader.propose(i)
+    appends = sent(drain(leader), AppendEntries, to=2)
+    assert len(appends) == TUNABLES.raft_max_inflight_appends
+    ack(leader, 2, appends[0].entries[-1].index)
+    [more] = sent(drain(leader), AppendEntries, to=2)
+    assert more.prev_log_index == appends[-1].entries[-1].index
+    assert len(more.entries) == TUNABLES.raft_max_entries_per_append  # the backlog, batched
+
+
 # -------------------------------------------------------------------- §5.4 safety
 def test_5_4_1_election_restriction_refuses_a_candidate_with_a_less_up_to_date_log() -> None:
     for candidate_last in [(9, 2), (2, 3)]:  # (index, term): older last term; shorter log
@@ -353,7 +367,7 @@ def test_9_6_a_node_that_heard_from_its_leader_ignores_votes_for_a_higher_term()
     assert [m.granted for m in sent(drain(follower), RequestVoteResponse)] == [True]
 
 
-def test_check_quorum_a_leader_without_majority_contact_for_an_election_timeout_steps_down() -> None:
+def test_check_quorum_a_leader_without_majority_contact_for_a_timeout_steps_down() -> None:
     leader = make_leader(node(terms=[1], term=1))
     for _ in range(2 * TUNABLES.election_ticks):
         leader.tick()

@@ -16,6 +16,7 @@ import random
 from typing import Any
 
 from core.config import Tunables
+from core.messages import AppendEntries, InstallSnapshot
 from core.raft import RaftNode
 from core.raft_types import NotLeader, RaftMessage, Ready, Role
 from storage.raft_store import MemoryRaftStore
@@ -59,6 +60,7 @@ class RaftChecker:
     def __init__(self) -> None:
         self.leaders: dict[int, int] = {}  # term -> leader id
         self.committed: dict[int, tuple[int, Any]] = {}  # index -> (term, command)
+        self.committed_in: dict[int, int] = {}  # index -> term in which it was seen committed
         self.entries: dict[tuple[int, int], tuple[Any, int]] = {}  # (index, term) -> (cmd, prev)
         self.checked_commit: dict[int, int] = {}
         self.leader_seen: set[tuple[int, int]] = set()
@@ -76,6 +78,12 @@ class RaftChecker:
             known = self.entries.setdefault((entry.index, entry.term), (entry.command, prev))
             assert known == (entry.command, prev), ("Log Matching", entry, known, prev)
 
+    def on_message(self, msg: RaftMessage) -> None:
+        """Election Safety, seen on the wire: only one node sends appends in a term."""
+        if isinstance(msg, AppendEntries | InstallSnapshot):
+            leader = self.leaders.setdefault(msg.term, msg.from_id)
+            assert leader == msg.from_id, ("Election Safety", msg.term, leader, msg.from_id)
+
     def on_step(self, node: SimNode) -> None:
         raft = node.raft
         assert raft is not None
@@ -89,9 +97,12 @@ class RaftChecker:
         self.check_commit(raft)
 
     def check_leader_completeness(self, raft: RaftNode) -> None:
-        """§5.4: a leader's log holds every entry committed in earlier terms."""
+        """§5.4: a leader's log holds every entry committed in earlier terms.
+
+        An entry counts as committed in the term of the first node seen holding it committed
+        (no earlier than the true one, so the check never blames a leader wrongly)."""
         for index, (term, _command) in self.committed.items():
-            if index > raft.log.snapshot_index:
+            if index > raft.log.snapshot_index and self.committed_in[index] < raft.term:
                 assert raft.log.term_at(index) == term, ("Leader Completeness", index, term)
 
     def check_commit(self, raft: RaftNode) -> None:
@@ -100,6 +111,7 @@ class RaftChecker:
         for index in range(start + 1, raft.commit_index + 1):
             entry = raft.log.entry(index)
             known = self.committed.setdefault(index, (entry.term, entry.command))
+            self.committed_in.setdefault(index, raft.term)
             assert known == (entry.term, entry.command), ("committed entry changed", index)
         self.checked_commit[raft.node_id] = raft.commit_index
 
@@ -227,6 +239,7 @@ class RaftWorld:
         self.checker.on_entries(raft, ready)
         node.store.persist(ready)
         for msg in ready.messages:
+            self.checker.on_message(msg)
             self.send(msg)
         if ready.apply_snapshot is not None:
             applied = list(pickle.loads(ready.apply_snapshot.data))

@@ -22,7 +22,7 @@ def run_seed(seed: int, nodes: int) -> RaftWorld:
         world.heal()
         world.run_healed(HEAL_TICKS_MAX)
         world.check_logs_match()
-    except AssertionError as error:
+    except Exception as error:  # any failure, invariant or crash, must name its seed
         raise AssertionError(
             f"raft simulation failed with seed {seed} ({nodes} nodes) at tick {world.now}: "
             f"{error!r}; replay with: pytest tests/sim/test_raft_sim.py --sim-seed {seed}"
@@ -45,6 +45,17 @@ def test_raft_safety_under_chaos_and_liveness_after_healing(
                                 for n in world.nodes.values())
     # the chaos must actually exercise commits, reads and snapshots
     assert committed > 0 and reads > 0 and snapshots_loaded > 0
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize(("nodes", "seeds"), [(3, 5000), (5, 3000)])
+def test_raft_soak(request: pytest.FixtureRequest, sim_seeds: SeedChooser, nodes: int,
+                   seeds: int) -> None:
+    """The chaos simulation over many more seeds (opt-in: ``pytest -m soak``)."""
+    if "soak" not in str(request.config.getoption("-m")):
+        pytest.skip("opt-in: pytest -m soak")
+    for seed in sim_seeds(seeds):
+        run_seed(seed, nodes)
 
 
 def elect(world: RaftWorld, ticks: int = 200) -> int:
