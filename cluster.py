@@ -10,7 +10,6 @@ Run ``python cluster.py --help`` for the commands.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import signal
@@ -22,8 +21,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import cli.topics
+from cli.common import format_table, print_json
 from core.errors import ZafkaError
-from core.messages import FaultRule, SetFaults, StatusReply, StatusRequest
+from core.messages import (
+    DescribeTopicsRequest,
+    FaultRule,
+    SetFaults,
+    StatusReply,
+    StatusRequest,
+)
 from transport.auth import Credentials
 from transport.cluster_file import ClusterFile, NodeSpec
 from transport.remote import Postbox, RemoteRef
@@ -366,16 +373,6 @@ def controller_of(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     return {"id": best["id"], "address": best["address"], "term": best["details"]["term"]}
 
 
-def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    widths = [max(len(c), *(len(str(r.get(c, "") if r.get(c) is not None else "-"))
-                            for r in rows)) for c in columns]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
-    for row in rows:
-        cells = [str(row.get(c) if row.get(c) is not None else "-") for c in columns]
-        lines.append("  ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True)))
-    return "\n".join(lines)
-
-
 def command_run(args: argparse.Namespace) -> int:
     """Start the cluster in the foreground until Ctrl-C / SIGTERM."""
     stopping = False
@@ -414,22 +411,45 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def partition_health(config: ClusterFile, postbox: Postbox, rows: Sequence[dict[str, Any]],
+                     timeout: float) -> dict[str, int] | None:
+    """Counts of partitions, offline ones (no leader) and under-replicated ones (ISR smaller
+    than the replica set), from the metadata of a live broker; None if none answers."""
+    for row in rows:
+        if row["role"] != "broker" or row["state"] != "up":
+            continue
+        try:
+            reply = RemoteRef(postbox, row["address"], "broker").ask(
+                DescribeTopicsRequest(names=()), timeout).result()
+        except ZafkaError:
+            continue
+        partitions = [p for t in reply.topics for p in t.partitions]
+        return {"partitions": len(partitions),
+                "offline": sum(1 for p in partitions if p.leader < 0),
+                "under_replicated": sum(1 for p in partitions if len(p.isr) < len(p.replicas))}
+    return None
+
+
 def command_status(args: argparse.Namespace) -> int:
     config = ClusterFile.load(args.cluster)
     postbox = Postbox(credentials=config.credentials).start()
     try:
         rows = status_rows(config, postbox, args.timeout)
+        health = partition_health(config, postbox, rows, args.timeout)
     finally:
         postbox.stop()
     controller = controller_of(rows)
     if args.json:
-        print(json.dumps({"cluster_id": config.cluster_id, "controller": controller,
-                          "nodes": rows}, indent=2, default=str))
+        print_json({"cluster_id": config.cluster_id, "controller": controller,
+                    "partitions": health, "nodes": rows})
     else:
         print(format_table(rows, ["role", "id", "state", "pid", "address", "raft"]))
         print("\ncoordinator leader: " + (f"coordinator-{controller['id']} "
                                           f"(term {controller['term']})" if controller
                                           else "none (no quorum)"))
+        if health is not None:
+            print(f"partitions: {health['partitions']}, offline: {health['offline']}, "
+                  f"under-replicated: {health['under_replicated']}")
     return 0 if all(r["state"] == "up" for r in rows) else 3
 
 
@@ -437,7 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cluster.py",
         description="Run a zafka cluster, or drive one with a sub-command.",
-        epilog="examples:\n  python cluster.py --brokers 3\n  python cluster.py status --json",
+        epilog="examples:\n  python cluster.py --brokers 3\n  python cluster.py status --json\n"
+               "  python cluster.py topics --create --topic orders --partitions 3 "
+               "--replication-factor 3\n  python cluster.py COMMAND --help",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--brokers", type=int, default=3, help="broker processes (default 3)")
     parser.add_argument("--coordinators", type=int, default=3,
@@ -459,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
     status.add_argument("--timeout", type=float, default=2.0, help="seconds to wait per node")
     status.set_defaults(handler=command_status)
+    cli.topics.register(commands)
     return parser
 
 

@@ -57,6 +57,8 @@ from core.metadata import replica_changes
 from core.topic_config import effective_config
 from transport.cluster_file import ClusterFile
 
+REGISTER_RETRY_TICKS = 20
+
 
 class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
     """A broker process's main actor."""
@@ -79,6 +81,7 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
         self.now_tick = 0
         self.next_heartbeat_tick = 0
         self.fetching = False
+        self.register_at_tick: int | None = None
         self.calls = CallTable()
         self.hosted: dict[tuple[str, int], str] = {}  # (topic, partition) -> actor name
         self.hosted_ids: dict[tuple[str, int], str] = {}  # (topic, partition) -> topic id
@@ -105,7 +108,7 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
     def on_registered(self, reply: BrokerRegistrationReply | ErrorReply) -> None:
         if isinstance(reply, ErrorReply) or reply.error != ErrorCode.NONE:
             self.logger.warning("registration failed (%s); retrying", reply)
-            self.register()
+            self.register_at_tick = self.now_tick + REGISTER_RETRY_TICKS
             return
         self.broker_epoch = reply.broker_epoch
         self.logger.info("registered with broker epoch %d", self.broker_epoch)
@@ -114,6 +117,9 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
     def on_tick(self, tick: Tick) -> None:
         self.now_tick = tick.count
         self.channel.tick(self.now_tick)
+        if self.register_at_tick is not None and self.now_tick >= self.register_at_tick:
+            self.register_at_tick = None
+            self.register()
         if self.broker_epoch >= 0 and self.now_tick >= self.next_heartbeat_tick:
             self.next_heartbeat_tick = self.now_tick + self.tunables.broker_heartbeat_ticks
             self.channel.request(

@@ -108,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                           bind_url=f"tcp://{bind_host}:{port}",
                           credentials=cluster.credentials, tunables=tunables,
                           advertise_host=host if bind_host != host else None)
-    runtime.start()
+    runtime.start(accepting=False)
     start_main_actor(args.role, runtime, data_dir / node, cluster)
+    runtime.open()
     log.info("%s listening on %s (pid %d)", node, runtime.address, os.getpid())
     if args.parent_pid is not None:
         threading.Thread(target=watch_parent, args=(args.parent_pid, stop), daemon=True,

@@ -112,16 +112,24 @@ class NodeRuntime:
         self._actors: dict[str, pykka.ActorRef[Any]] = {}
         self._lock = threading.Lock()
         self.undeliverable = 0
+        self.accepting = False  # until open(): envelopes for unknown actors are dropped
 
     @property
     def address(self) -> str:
         return self.postbox.address
 
-    def start(self) -> NodeRuntime:
+    def start(self, *, accepting: bool = True) -> NodeRuntime:
+        """Bind and start.  A node passes ``accepting=False`` and calls ``open()`` once its
+        main actors are registered, so that early requests are dropped (their senders retry)
+        rather than refused."""
         self.postbox.set_local_handler(self.deliver)
         self.postbox.start()
         self.ticker.start()
+        self.accepting = accepting
         return self
+
+    def open(self) -> None:
+        self.accepting = True
 
     def stop(self) -> None:
         """Stop the ticker, this runtime's actors (not other runtimes' in the process),
@@ -168,7 +176,7 @@ class NodeRuntime:
             except pykka.ActorDeadError:
                 pass
         self.undeliverable += 1
-        if envelope.reply_to:
+        if envelope.reply_to and self.accepting:
             self.postbox.send(envelope.source, envelope.reply_to,
                               ErrorReply(code=ErrorCode.INVALID_REQUEST,
                                          message=f"no actor {envelope.dest!r} on this node"),

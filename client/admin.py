@@ -178,6 +178,17 @@ class Admin:
         _raise_for(result.error, result.message)
         return {entry.name: entry.value for entry in result.entries}
 
+    def config_entries(self, name: str) -> list[tuple[str, str, bool]]:
+        """(key, value, is_default) for every config of topic ``name``."""
+        reply = self._request(DescribeConfigsRequest(names=(name,)))
+        result = reply.results[0]
+        _raise_for(result.error, result.message)
+        return [(e.name, e.value, e.is_default) for e in result.entries]
+
+    def config_overrides(self, name: str) -> dict[str, str]:
+        """Only the configs of ``name`` set explicitly (what Kafka calls dynamic configs)."""
+        return {k: v for k, v, default in self.config_entries(name) if not default}
+
     def alter_configs(self, name: str, configs: Mapping[str, Any],
                       delete: Iterable[str] = ()) -> None:
         """Set ``configs`` and reset the keys in ``delete`` to their defaults."""
