@@ -4,6 +4,13 @@ Built on ``transport``; its long-lived parts are pykka actors wrapped by a block
 """
 
 from client.accumulator import BufferExhausted
+from client.consumer import Consumer, OffsetAndMetadata, TopicPartition
+from client.consumer_config import (
+    CommitFailed,
+    ConsumerRecord,
+    IllegalStateError,
+    NoOffsetForPartition,
+)
 from client.futures import FutureRecordMetadata, RecordMetadata
 from client.producer import Producer
 from client.producer_messages import (
@@ -15,6 +22,8 @@ from client.producer_messages import (
 )
 
 __all__: list[str] = [
+    "CommitFailed", "Consumer", "ConsumerRecord", "IllegalStateError", "NoOffsetForPartition",
+    "OffsetAndMetadata", "TopicPartition",
     "BufferExhausted", "FlushRecords", "FutureRecordMetadata", "Producer", "ProducerRecord",
     "RecordMetadata", "RecordsFlushed", "RecordsSent", "SendRecords",
 ]
