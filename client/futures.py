@@ -40,13 +40,16 @@ class RecordMetadata(NamedTuple):
 class BatchResult:
     """The outcome of one batch: set once with a base offset or an error."""
 
-    __slots__ = ("topic", "partition", "base_offset", "error", "_event", "_callbacks", "_lock")
+    __slots__ = ("topic", "partition", "base_offset", "error", "parent", "open_parts", "_event",
+                 "_callbacks", "_lock")
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic = topic
         self.partition = partition
         self.base_offset = -1
         self.error: BaseException | None = None
+        self.parent: BatchResult | None = None  # the batch this one was split from
+        self.open_parts = 0
         self._event = threading.Event()
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -68,6 +71,20 @@ class BatchResult:
             callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             callback()
+        parent = self.parent
+        if parent is not None:
+            parent.open_parts -= 1
+            if error is not None and parent.error is None:
+                parent.error = error
+            if parent.open_parts == 0:
+                parent.complete(-1, parent.error)
+
+    def split_into(self, parts: list[BatchResult]) -> None:
+        """This batch was split: it completes (for flushes and callbacks registered on it)
+        once every part has."""
+        self.open_parts = len(parts)
+        for part in parts:
+            part.parent = self
 
     def on_done(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` when complete (now, if it already is)."""

@@ -13,7 +13,7 @@ Must never: send or wait; the owner asks brokers and hands the replies here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -72,11 +72,6 @@ class ClusterMetadata:
         if reply.brokers:
             brokers = {b.broker_id: b.address for b in reply.brokers}
         return ClusterMetadata(MappingProxyType(topics), MappingProxyType(brokers)), missing
-
-    def without(self, topics: Iterable[str]) -> ClusterMetadata:
-        """A snapshot that forgets ``topics`` (they are looked up again on next use)."""
-        kept = {name: parts for name, parts in self.topics.items() if name not in set(topics)}
-        return ClusterMetadata(MappingProxyType(kept), self.brokers)
 
 
 __all__ = ["ClusterMetadata", "NO_LEADER", "REFRESH_ERRORS"]

@@ -55,6 +55,7 @@ from client.producer_messages import WantTopic
 from client.record_sender import HeadersSpec, RecordSender, TopicNotCached
 from client.runtime import start_actor, start_runtime
 from core.errors import RequestTimedOut
+from core.messages import DescribeTopicsRequest
 from transport.cluster_file import ClusterFile
 
 _counter = [0]
@@ -137,8 +138,20 @@ class Producer:
                 remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
                 if not result.wait(remaining):
                     raise RequestTimedOut(f"flush did not complete within {timeout} s")
+            if self.config.acks_code == 0:
+                self._wait_delivered(deadline)
         finally:
             self._accumulator.end_flush()
+
+    def _wait_delivered(self, deadline: float | None) -> None:
+        """acks=0: records count as sent once queued; a round trip to every broker, behind
+        them on the same connection, proves they arrived."""
+        remaining = 5.0 if deadline is None else max(0.05, deadline - time.monotonic())
+        asks = [self._runtime.postbox.ask(address, "broker", DescribeTopicsRequest(names=()),
+                                          remaining)
+                for address in self._sender.metadata.brokers.values()]
+        for ask in asks:
+            ask.exception()
 
     def close(self, timeout: float | None = None) -> None:
         """Send what is buffered (waiting up to ``timeout`` s; None = until done), then stop.

@@ -309,6 +309,7 @@ class ProducerActor(MetadataMixin, ClientActor):
                 future.rebind(part.result, index)
             parts.append(part)
         parts[-1].memory_bytes += batch.memory_bytes - sum(p.memory_bytes for p in parts)
+        batch.result.split_into([part.result for part in parts])
         self.accumulator.split(batch, parts)
 
     def rewind_sequence(self, batch: ProducerBatch) -> None:
