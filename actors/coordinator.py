@@ -30,6 +30,7 @@ from core.errors import ErrorCode, NotController
 from core.messages import (
     AllocateProducerIdsRequest,
     AlterConfigsRequest,
+    AlterPartitionReassignmentsRequest,
     AlterPartitionRequest,
     AppendEntries,
     AppendEntriesResponse,
@@ -45,6 +46,7 @@ from core.messages import (
     Envelope,
     InstallSnapshot,
     InstallSnapshotResponse,
+    ListPartitionReassignmentsRequest,
     ListTopicsRequest,
     MetadataFetchReply,
     MetadataFetchRequest,
@@ -65,7 +67,8 @@ CONTROLLER_REQUESTS = (
     BrokerRegistrationRequest, BrokerHeartbeatRequest, AlterPartitionRequest,
     AllocateProducerIdsRequest, CreateTopicsRequest, DeleteTopicsRequest,
     CreatePartitionsRequest, AlterConfigsRequest, ElectLeadersRequest, DescribeConfigsRequest,
-    DescribeTopicsRequest, ListTopicsRequest,
+    DescribeTopicsRequest, ListTopicsRequest, AlterPartitionReassignmentsRequest,
+    ListPartitionReassignmentsRequest,
 )
 RAFT_MESSAGES = (RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse,
                  InstallSnapshot, InstallSnapshotResponse)

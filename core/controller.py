@@ -19,6 +19,9 @@ alive the partition goes offline (leader -1) keeping its last ISR, so the last l
 elected again when it returns.  Only a topic with ``unclean.leader.election.enable=true`` may
 elect a live replica outside the ISR (records may be lost).
 
+Reassignments (KIP-455, rules in ``core.reassignment``): an admin request starts, retargets or
+cancels them; ``tick`` completes each one as soon as its adding replicas are in the ISR.
+
 Must never: read a clock, draw from module-level randomness, perform I/O, or mutate the
 metadata state (only ``MetadataState.apply`` does, with committed commands).
 """
@@ -48,6 +51,8 @@ from core.messages import (
     AlterConfigsReply,
     AlterConfigsRequest,
     AlterPartition,
+    AlterPartitionReassignmentsReply,
+    AlterPartitionReassignmentsRequest,
     AlterPartitionReply,
     AlterPartitionRequest,
     AlterTopicConfigs,
@@ -75,6 +80,8 @@ from core.messages import (
     ElectLeadersReply,
     ElectLeadersRequest,
     FenceBroker,
+    ListPartitionReassignmentsReply,
+    ListPartitionReassignmentsRequest,
     ListTopicsReply,
     ListTopicsRequest,
     NewPartitions,
@@ -94,6 +101,12 @@ from core.placement import (
     assign_replicas,
     check_assignment,
     preferred_leader_imbalance,
+)
+from core.reassignment import (
+    completion_command,
+    is_reassigning,
+    ongoing_reassignments,
+    reassignment_command,
 )
 from core.topic_config import config_to_string, validate_overrides, validate_topic_name
 
@@ -134,6 +147,10 @@ def _decide(outcomes: list[Any], wrap: Callable[[tuple[Any, ...]], Any]) -> Deci
 def _topic_result(name: str, topic_id: str = "") -> Callable[[CommandResult], TopicResult]:
     return lambda r: TopicResult(name=name, error=r.error, message=r.message,
                                  topic_id=topic_id if not r.error else "")
+
+
+def _partition_result(done: PartitionResult) -> Callable[[CommandResult], PartitionResult]:
+    return lambda r: dataclasses.replace(done, error=r.error, message=r.message)
 
 
 def _error_result(name: str, error: ZafkaError) -> TopicResult:
@@ -177,6 +194,8 @@ class Controller:
             AlterPartitionRequest: self.on_alter_partition,
             AllocateProducerIdsRequest: self.on_allocate_producer_ids,
             ElectLeadersRequest: self.on_elect_leaders,
+            AlterPartitionReassignmentsRequest: self.on_alter_partition_reassignments,
+            ListPartitionReassignmentsRequest: self.on_list_partition_reassignments,
             DescribeConfigsRequest: lambda r: _now(describe_configs(self.state, r)),
             DescribeTopicsRequest: lambda r: _now(describe_topics(self.state, r)),
             ListTopicsRequest: lambda r: _now(list_topics(self.state, r)),
@@ -190,7 +209,8 @@ class Controller:
     # --- ticks: session timeouts and elections -----------------------------------------
 
     def tick(self, now_tick: int) -> list[MetadataCommand]:
-        """Commands to propose now: fence silent brokers, elect leaders, rebalance leaders."""
+        """Commands to propose now: fence silent brokers, elect leaders, complete
+        reassignments, rebalance leaders."""
         self.now_tick = now_tick
         retry = self.tunables.broker_heartbeat_ticks
         self.pending = {k: t for k, t in self.pending.items() if now_tick - t < retry}
@@ -202,6 +222,7 @@ class Controller:
                 commands += self._propose(("fence", broker_id), FenceBroker(
                     broker_id=broker_id, broker_epoch=epoch))
         commands += self._elections(self.state.partitions.values())
+        commands += self._reassignment_completions()
         if now_tick >= self.next_imbalance_check_tick:
             self.next_imbalance_check_tick = now_tick + LEADER_IMBALANCE_CHECK_TICKS
             commands += self._preferred_elections()
@@ -229,6 +250,15 @@ class Controller:
             if change is not None:
                 commands += self._propose(("partition", record.topic, record.partition),
                                           _change_leader(record, *change))
+        return commands
+
+    def _reassignment_completions(self) -> list[MetadataCommand]:
+        live = self.live_brokers()
+        commands: list[MetadataCommand] = []
+        for record in self.state.partitions.values():
+            command = completion_command(record, live) if is_reassigning(record) else None
+            if command is not None:
+                commands += self._propose(("partition", record.topic, record.partition), command)
         return commands
 
     def _preferred_elections(self) -> list[MetadataCommand]:
@@ -443,6 +473,43 @@ class Controller:
             outcomes.append(self._elect(record, request.election_type))
         return _decide(outcomes, lambda results: ElectLeadersReply(results=results))
 
+    def on_alter_partition_reassignments(
+        self, request: AlterPartitionReassignmentsRequest,
+    ) -> Decision:
+        """Start, retarget or cancel reassignments; one command per partition that changes."""
+        seen: set[str] = set()
+        outcomes: list[Any] = []
+        for topic, index, target in request.reassignments:
+            done = PartitionResult(topic=topic, partition=index)
+            try:
+                _check_unique(f"{topic}-{index}", seen)
+                record = self.state.partitions.get((topic, index))
+                if record is None:
+                    raise UnknownTopicOrPartition(f"partition {topic}-{index} does not exist")
+                command = reassignment_command(record, target, self.state.brokers,
+                                               self.live_brokers())
+                new = self.state.check_reassignment(command)
+            except ZafkaError as error:
+                outcomes.append(dataclasses.replace(done, error=error.code,
+                                                    message=error.message))
+                continue
+            if new == dataclasses.replace(record, partition_epoch=new.partition_epoch):
+                outcomes.append(done)  # already so: nothing to change
+                continue
+            self.pending[("partition", topic, index)] = self.now_tick
+            outcomes.append(_Proposal(command, _partition_result(done)))
+        return _decide(outcomes, lambda results: AlterPartitionReassignmentsReply(
+            results=results))
+
+    def on_list_partition_reassignments(
+        self, request: ListPartitionReassignmentsRequest,
+    ) -> Decision:
+        """The ongoing reassignments (of the named partitions, or all)."""
+        records = (self.state.partitions.values() if not request.partitions else
+                   [p for key in request.partitions if (p := self.state.partitions.get(key))])
+        return _now(ListPartitionReassignmentsReply(
+            reassignments=ongoing_reassignments(records)))
+
     def _elect(self, record: PartitionRecord, kind: ElectionType) -> Any:
         live = self.live_brokers()
         done = PartitionResult(topic=record.topic, partition=record.partition)
@@ -460,8 +527,7 @@ class Controller:
                 message=f"no eligible {kind.name.lower()} leader for "
                         f"{record.topic}-{record.partition}")
         self.pending[("partition", record.topic, record.partition)] = self.now_tick
-        return _Proposal(_change_leader(record, *change), lambda r: dataclasses.replace(
-            done, error=r.error, message=r.message))
+        return _Proposal(_change_leader(record, *change), _partition_result(done))
 
 
 def _now(reply: Any) -> Decision:

@@ -271,6 +271,8 @@ class PartitionRecord:
     leader: int
     leader_epoch: int
     partition_epoch: int
+    adding_replicas: tuple[int, ...] = ()  # ongoing reassignment: joining, not yet in sync
+    removing_replicas: tuple[int, ...] = ()  # ongoing reassignment: leaving once it completes
 
 
 @message
@@ -381,6 +383,27 @@ class AllocateProducerIds:
     broker_id: int
     broker_epoch: int
     count: int
+
+
+@message
+class AlterPartitionReassignment:
+    """Start, retarget or cancel (target = the original replicas) a partition's reassignment."""
+
+    topic: str
+    partition: int
+    partition_epoch: int  # the epoch the decision was made on; stale -> rejected
+    target: tuple[int, ...]
+    leader: int  # the leader afterwards (the controller's choice; the current one if kept)
+
+
+@message
+class CompletePartitionReassignment:
+    """Finish a reassignment whose adding replicas are in sync: replicas become the target."""
+
+    topic: str
+    partition: int
+    partition_epoch: int
+    leader: int
 
 
 @message
@@ -712,6 +735,45 @@ class ElectLeadersReply:
     """One result per partition considered."""
 
     results: tuple[PartitionResult, ...]
+
+
+@message
+class AlterPartitionReassignmentsRequest:
+    """Reassign partitions: (topic, partition, target replicas) each; None as target cancels."""
+
+    reassignments: tuple[tuple[str, int, tuple[int, ...] | None], ...]
+
+
+@message
+class AlterPartitionReassignmentsReply:
+    """One result per requested partition, in order."""
+
+    results: tuple[PartitionResult, ...]
+
+
+@message
+class ListPartitionReassignmentsRequest:
+    """List ongoing reassignments of the named partitions (() = all)."""
+
+    partitions: tuple[tuple[str, int], ...] = ()
+
+
+@message
+class OngoingReassignment:
+    """A partition being reassigned: its replica set now, and who joins and who leaves."""
+
+    topic: str
+    partition: int
+    replicas: tuple[int, ...]
+    adding_replicas: tuple[int, ...]
+    removing_replicas: tuple[int, ...]
+
+
+@message
+class ListPartitionReassignmentsReply:
+    """The ongoing reassignments, sorted by topic and partition."""
+
+    reassignments: tuple[OngoingReassignment, ...]
 
 
 # =====================================================================================
@@ -1292,6 +1354,31 @@ class GroupPartitions:
 
     led: tuple[int, ...]
     num_partitions: int
+
+
+@message
+class FetchWant:
+    """A follower replica's next fetch, batched by its broker's fetcher for that leader."""
+
+    replica: str  # the replica actor's name
+    request_id: int
+    partition: FetchPartition
+
+
+@message
+class FetchedPartition:
+    """The leader's answer for one partition of a batched follower fetch."""
+
+    request_id: int
+    response: FetchPartitionResponse
+
+
+@message
+class FetcherForget:
+    """The partition is no longer fetched from this fetcher's leader."""
+
+    topic: str
+    partition: int
 
 
 @message

@@ -12,8 +12,13 @@ no exception leaves the state machine (every replica applies the same log, so th
 be data).  Anything else that goes wrong is a bug and fails fast.
 
 Epochs: a broker's epoch is the offset of the command that registered its current
-incarnation (as in KRaft).  A partition's ``leader_epoch`` grows whenever its leader changes;
-its ``partition_epoch`` grows on every change, so a change computed on a stale view is refused.
+incarnation (as in KRaft).  A partition's ``leader_epoch`` grows whenever its leader changes
+(and when a reassignment changes its replica set, see ``core.reassignment``); its
+``partition_epoch`` grows on every change, so a change computed on a stale view is refused.
+
+Reassignments (KIP-455): a partition record carries ``adding_replicas`` / ``removing_replicas``
+while it moves; ``AlterPartitionReassignment`` starts, retargets or cancels one and
+``CompletePartitionReassignment`` finishes it (the rules are ``core.reassignment``'s).
 
 Must never: decide anything (placement, elections, timeouts are ``core.controller``'s), read
 a clock, or perform I/O.
@@ -41,9 +46,11 @@ from core.messages import (
     AllocateProducerIds,
     AlterConfigs,
     AlterPartition,
+    AlterPartitionReassignment,
     BrokerRecord,
     ChangeLeader,
     CommandResult,
+    CompletePartitionReassignment,
     CreatePartitions,
     CreateTopic,
     DeleteTopic,
@@ -57,6 +64,13 @@ from core.messages import (
     UnfenceBroker,
 )
 from core.placement import check_assignment
+from core.reassignment import (
+    check_target,
+    complete_reassignment,
+    is_reassigning,
+    start_reassignment,
+    target_replicas,
+)
 from core.topic_config import (
     TOPIC_CONFIGS,
     ConfigValue,
@@ -69,6 +83,7 @@ from core.topic_config import (
 MetadataCommand = (
     RegisterBroker | FenceBroker | UnfenceBroker | CreateTopic | DeleteTopic | CreatePartitions
     | AlterConfigs | ChangeLeader | AlterPartition | AllocateProducerIds
+    | AlterPartitionReassignment | CompletePartitionReassignment
 )
 PRODUCER_ID_BLOCK_MAX = 100_000
 """Largest producer-id block one request may take."""
@@ -91,6 +106,8 @@ class MetadataState:
             AlterConfigs: self._alter_configs, ChangeLeader: self._change_leader,
             AlterPartition: self._alter_partition,
             AllocateProducerIds: self._allocate_producer_ids,
+            AlterPartitionReassignment: self._alter_partition_reassignment,
+            CompletePartitionReassignment: self._complete_partition_reassignment,
         }
 
     # --- applying commands -------------------------------------------------------------
@@ -195,7 +212,7 @@ class MetadataState:
             raise InvalidPartitions(
                 f"topic {topic.name!r} has {topic.num_partitions} partitions; "
                 f"{len(command.assignment)} more do not make {command.total_count}")
-        factor = len(self.partitions[(topic.name, 0)].replicas)
+        factor = len(target_replicas(self.partitions[(topic.name, 0)]))
         if any(len(replicas) != factor for replicas in command.assignment):
             raise InvalidReplicationFactor(
                 f"new partitions of {topic.name!r} must have {factor} replicas like the others")
@@ -240,12 +257,17 @@ class MetadataState:
         self.partitions[(record.topic, record.partition)] = new
         return new
 
-    def _change_leader(self, command: ChangeLeader) -> CommandResult:
-        record = self._partition(command.topic, command.partition)
-        if command.partition_epoch != record.partition_epoch:
+    def _current(self, topic: str, partition: int, partition_epoch: int) -> PartitionRecord:
+        """The partition, if it is still at ``partition_epoch`` (``FencedLeaderEpoch`` if not)."""
+        record = self._partition(topic, partition)
+        if partition_epoch != record.partition_epoch:
             raise FencedLeaderEpoch(
                 f"partition {record.topic}-{record.partition} is at partition epoch "
-                f"{record.partition_epoch}, the change was made on {command.partition_epoch}")
+                f"{record.partition_epoch}, the change was made on {partition_epoch}")
+        return record
+
+    def _change_leader(self, command: ChangeLeader) -> CommandResult:
+        record = self._current(command.topic, command.partition, command.partition_epoch)
         self._check_isr(record, command.isr)
         if command.leader != -1:
             if command.leader not in command.isr:
@@ -281,6 +303,32 @@ class MetadataState:
         record = self.check_alter_partition(command)
         return CommandResult(partition=self._changed(record, record.leader, command.new_isr))
 
+    def check_reassignment(self, command: AlterPartitionReassignment) -> PartitionRecord:
+        """The partition as ``command`` would leave it; raises the Kafka error that refuses it."""
+        record = self._current(command.topic, command.partition, command.partition_epoch)
+        check_target(record, command.target, self.brokers)
+        new = start_reassignment(record, command.target, command.leader)
+        self._check_new_leader(record, new.leader)
+        return new
+
+    def _alter_partition_reassignment(self, command: AlterPartitionReassignment) -> CommandResult:
+        new = self.check_reassignment(command)
+        self.partitions[(new.topic, new.partition)] = new
+        return CommandResult(partition=new)
+
+    def _complete_partition_reassignment(
+        self, command: CompletePartitionReassignment,
+    ) -> CommandResult:
+        record = self._current(command.topic, command.partition, command.partition_epoch)
+        new = complete_reassignment(record, command.leader)
+        self._check_new_leader(record, new.leader)
+        self.partitions[(new.topic, new.partition)] = new
+        return CommandResult(partition=new)
+
+    def _check_new_leader(self, record: PartitionRecord, leader: int) -> None:
+        if leader != record.leader and self.brokers[leader].fenced:
+            raise InvalidRequest(f"broker {leader} is fenced and cannot lead")
+
     def _allocate_producer_ids(self, command: AllocateProducerIds) -> CommandResult:
         self.check_broker_epoch(command.broker_id, command.broker_epoch)
         if not 1 <= command.count <= PRODUCER_ID_BLOCK_MAX:
@@ -300,8 +348,9 @@ class MetadataState:
         return tuple(self.partitions[(name, i)] for i in range(topic.num_partitions))
 
     def replication_factor(self, name: str) -> int:
-        """The fewest replicas any partition of topic ``name`` has."""
-        return min(len(p.replicas) for p in self.topic_partitions(name))
+        """The fewest replicas any partition of topic ``name`` has (or will have once its
+        ongoing reassignment completes)."""
+        return min(len(target_replicas(p)) for p in self.topic_partitions(name))
 
     def topic_config(self, name: str) -> dict[str, ConfigValue]:
         """The effective config of topic ``name`` (defaults overlaid with its overrides)."""
@@ -351,6 +400,10 @@ class MetadataState:
             assert p.isr and set(p.isr) <= set(p.replicas), p
             assert p.leader == -1 or p.leader in p.isr, p
             assert p.leader_epoch >= 0 and p.partition_epoch >= p.leader_epoch >= 0, p
+            assert set(p.adding_replicas) <= set(p.replicas), p
+            assert set(p.removing_replicas) <= set(p.replicas), p
+            assert not set(p.adding_replicas) & set(p.removing_replicas), p
+            assert not is_reassigning(p) or target_replicas(p), p
 
 
 def merged_overrides(

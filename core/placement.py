@@ -1,8 +1,9 @@
 """Replica placement: which brokers host each partition, and which of them leads by preference.
 
 Owns: the assignment of replicas to brokers for new topics and added partitions, balanced
-reassignment plans (``kafka-reassign-partitions --generate``) and the preferred-leader
-imbalance measure the controller uses to decide on preferred-leader elections.
+reassignment plans (``kafka-reassign-partitions --generate``), decommission plans (every
+replica off one broker, moving as little as possible) and the preferred-leader imbalance
+measure the controller uses to decide on preferred-leader elections.
 
 Must never: look at liveness, clocks or module-level randomness.  Callers pass the broker ids
 to place on (the controller passes the unfenced ones) and a start index or a seeded
@@ -164,6 +165,41 @@ def generate_reassignment(
     return best
 
 
+def decommission_plan(
+    assignment: Mapping[tuple[str, int], Sequence[int]], broker_id: int,
+    broker_ids: Iterable[int],
+) -> dict[tuple[str, int], tuple[int, ...]]:
+    """New replica lists for the partitions of ``assignment`` hosted on ``broker_id``, with it
+    replaced (in place, so the replacement inherits its leadership preference) by the broker
+    of ``broker_ids`` that hosts the fewest replicas and none of that partition (ties: the
+    lowest id).  Partitions not on ``broker_id`` are left out.  ``InvalidReplicationFactor``
+    if a partition's replication factor cannot be kept with the brokers that remain.
+    """
+    remaining = sorted(set(broker_ids) - {broker_id})
+    counts = dict.fromkeys(remaining, 0)
+    for replicas in assignment.values():
+        for broker in replicas:
+            if broker in counts:
+                counts[broker] += 1
+    short = sorted({key[0] for key, replicas in assignment.items()
+                    if broker_id in replicas and len(replicas) > len(remaining)})
+    if short:
+        factor = max(len(r) for k, r in assignment.items() if k[0] == short[0])
+        raise InvalidReplicationFactor(
+            f"cannot move every replica off broker {broker_id}: topic {short[0]!r} has "
+            f"replication factor {factor} but only {len(remaining)} other live brokers remain "
+            f"{remaining}" + (f" (also affected: {short[1:]})" if short[1:] else ""))
+    plan: dict[tuple[str, int], tuple[int, ...]] = {}
+    for key in sorted(assignment):
+        replicas = tuple(assignment[key])
+        if broker_id not in replicas:
+            continue
+        chosen = min((b for b in remaining if b not in replicas), key=lambda b: (counts[b], b))
+        counts[chosen] += 1
+        plan[key] = tuple(chosen if b == broker_id else b for b in replicas)
+    return plan
+
+
 def preferred_leader_imbalance(
     partitions: Iterable[tuple[Sequence[int], int]],
 ) -> dict[int, float]:
@@ -193,5 +229,5 @@ def replica_counts(assignment: Assignment) -> Mapping[int, int]:
 
 __all__ = [
     "Assignment", "assign_added_partitions", "assign_replicas", "check_assignment",
-    "generate_reassignment", "preferred_leader_imbalance", "replica_counts",
+    "decommission_plan", "generate_reassignment", "preferred_leader_imbalance", "replica_counts",
 ]
