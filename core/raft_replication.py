@@ -297,6 +297,10 @@ class RaftReplication:
     def _hard_state(self) -> HardState:
         return HardState(term=self._term, voted_for=self._voted_for, commit=self._commit)
 
+    def _hard_state_changed(self) -> bool:
+        prev = self._prev_hard
+        return (self._term, self._voted_for) != (prev.term, prev.voted_for)
+
     def has_ready(self) -> bool:
         """True if ``ready()`` has effects to carry out (always False while one is out)."""
         if self._outstanding is not None:
@@ -305,23 +309,24 @@ class RaftReplication:
         return bool(self._messages or log.unstable_from is not None
                     or log.truncated_from is not None or self._snapshot_to_persist
                     or self._snapshot_to_apply or self._reads.has_work(self._applied)
-                    or self._hard_state() != self._prev_hard or self._commit > self._applied)
+                    or self._hard_state_changed() or self._commit > self._applied)
 
     def ready(self) -> Ready:
         """Take the pending effects; carry them out in order, then call ``advance``."""
         assert self._outstanding is None, "advance() the previous Ready first"
-        hard = self._hard_state()
+        hard = self._hard_state() if self._hard_state_changed() else None
         truncate_from, entries = self._log.take_unstable()
         committed = (self._log.slice(self._applied + 1, self._commit + 1)
                      if self._commit > self._applied else ())
         ready = Ready(
-            hard_state=hard if hard != self._prev_hard else None,
+            hard_state=hard,
             snapshot=self._snapshot_to_persist, truncate_from=truncate_from,
             entries=entries, messages=tuple(self._messages),
             apply_snapshot=self._snapshot_to_apply, committed_entries=committed,
             reads=self._reads.take_servable(committed[-1].index if committed else self._applied),
             dropped_reads=self._reads.take_dropped())
-        self._prev_hard = hard
+        if hard is not None:
+            self._prev_hard = hard
         self._snapshot_to_persist = self._snapshot_to_apply = None
         self._messages.clear()
         self._outstanding = ready

@@ -41,7 +41,11 @@ class Role(enum.Enum):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class HardState:
-    """What must be durable before any message that depends on it is sent."""
+    """What must be durable before any message that depends on it is sent.
+
+    ``commit`` rides along (a restarted node re-applies up to it at once); a Ready carries a
+    hard state only when the term or the vote changed, so commits cost no extra fsync.
+    """
 
     term: int = 0
     voted_for: int | None = None
@@ -78,7 +82,8 @@ class Ready:
     """The effects of one or more steps; carry them out in field order, then ``advance``.
 
     1. persist and fsync: ``snapshot`` (then drop stored entries <= its index), drop stored
-       entries >= ``truncate_from``, append ``entries``, write ``hard_state``;
+       entries >= ``truncate_from``, append ``entries``, write ``hard_state`` (set when the
+       term or vote changed);
     2. send ``messages`` (each addressed by ``to_id``);
     3. load ``apply_snapshot`` into the state machine, then apply ``committed_entries``
        in order (command ``None`` is the leader's no-op: skip it);

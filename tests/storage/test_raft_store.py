@@ -14,7 +14,7 @@ from core.config import Tunables
 from core.errors import CorruptRecord
 from core.messages import RaftEntry, SnapshotMeta
 from core.raft import RaftNode
-from core.raft_types import HardState, PersistentState, Ready, Snapshot
+from core.raft_types import HardState, PersistentState, Ready, Role, Snapshot
 from storage.raft_store import ENTRIES_FILE, HARD_STATE_FILE, MemoryRaftStore, RaftStore
 
 
@@ -95,25 +95,36 @@ def test_a_received_snapshot_replaces_the_whole_log(stores: Callable[[], Store])
     assert state.snapshot == snapshot and state.entries == entries([3], start=7)
 
 
-def test_a_node_restarted_from_the_store_has_the_same_log_and_commit(
-        stores: Callable[[], Store]) -> None:
-    tunables = Tunables(election_ticks=10, heartbeat_ticks=2)
-    raft = RaftNode(1, [1], stores().load(), tunables, random.Random(1))
-    while raft.role.value != "leader":
+def run_until_leader(raft: RaftNode, store: Store) -> list[RaftEntry]:
+    """Tick a single-voter node until it leads and has committed; return what it applied."""
+    applied: list[RaftEntry] = []
+    while raft.role is not Role.LEADER or raft.commit_index < raft.log.last_index:
         raft.tick()
         while raft.has_ready():
             ready = raft.ready()
-            stores().persist(ready)
+            store.persist(ready)
+            applied.extend(ready.committed_entries)
             raft.advance(ready)
+    return applied
+
+
+def test_a_node_restarted_from_the_store_recovers_its_log_and_commits(
+        stores: Callable[[], Store]) -> None:
+    tunables = Tunables(election_ticks=10, heartbeat_ticks=2)
+    raft = RaftNode(1, [1], stores().load(), tunables, random.Random(1))
+    run_until_leader(raft, stores())
     for name in ("a", "b"):
         raft.propose(CreateThing(name=name))
-    for _ in range(2):
-        ready = raft.ready()
-        stores().persist(ready)
-        raft.advance(ready)
+    ready = raft.ready()
+    stores().persist(ready)
+    raft.advance(ready)
     restarted = RaftNode(1, [1], stores().load(), tunables, random.Random(2))
-    assert restarted.commit_index == raft.commit_index == 3
     assert restarted.log.slice(1, 4) == raft.log.slice(1, 4)
+    assert restarted.term == raft.term and restarted.voted_for == 1
+    applied = run_until_leader(restarted, stores())
+    assert [e.command for e in applied] == [None, CreateThing(name="a"), CreateThing(name="b"),
+                                            None]
+    assert restarted.term == raft.term + 1
 
 
 # ------------------------------------------------------------------------- disk only
