@@ -3,21 +3,38 @@
 Each seed runs a chaos phase (loss, delay, reorder, duplication, cut links, crashes that lose
 unflushed writes, pauses) then a healed phase, checking after every tick that no acknowledged
 record is lost, that replicas agree below their high watermarks, and that a leader's HW never
-goes back and never passes an ISR member's log end; at the end every replica must converge.
+goes back and never passes an ISR member's log end; at the end every replica must converge
+and hold each producer's records exactly once, in order.
 A failure names its seed: ``pytest tests/sim/test_replication_sim.py --sim-seed N``.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import SeedChooser
 from tests.sim.replication_world import run
 
 
-def test_replication_survives_chaos_and_converges(sim_seeds: SeedChooser) -> None:
-    for seed in sim_seeds(200):
+def run_seeds(seeds: list[int]) -> None:
+    for seed in seeds:
         try:
             world = run(seed)
         except AssertionError as failure:
             raise AssertionError(f"replication sim failed with --sim-seed {seed}: {failure}") \
                 from failure
         assert world.acked, f"seed {seed}: nothing was ever acknowledged"
+
+
+def test_replication_survives_chaos_and_converges(sim_seeds: SeedChooser) -> None:
+    run_seeds(sim_seeds(200))
+
+
+@pytest.mark.soak
+def test_replication_survives_chaos_and_converges_soak(request: pytest.FixtureRequest,
+                                                       sim_seeds: SeedChooser) -> None:
+    """The same over many more seeds (opt-in: ``pytest -m soak``)."""
+    if "soak" not in str(request.config.getoption("-m")):
+        pytest.skip("opt-in: pytest -m soak")
+    run_seeds(sim_seeds(3_000) if request.config.getoption("--sim-seed") is not None
+              else [seed + 10_000 for seed in sim_seeds(3_000)])
