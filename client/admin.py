@@ -14,29 +14,42 @@ committed the change (or raises the Kafka-named error: ``TopicAlreadyExists``,
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from client.controller import ControllerClient
-from core.errors import ErrorCode, ZafkaError, error_for
+from core.errors import ErrorCode, InvalidReplicaAssignment, InvalidRequest, ZafkaError, error_for
 from core.messages import (
     AlterConfigsRequest,
+    AlterPartitionReassignmentsRequest,
     AlterTopicConfigs,
     CreatePartitionsRequest,
     CreateTopicsRequest,
     DeleteTopicsRequest,
     DescribeConfigsRequest,
     DescribeTopicsRequest,
+    ElectionType,
+    ElectLeadersRequest,
+    ListPartitionReassignmentsRequest,
     ListTopicsRequest,
     NewPartitions,
     NewTopic,
+    OngoingReassignment,
+    PartitionRecord,
     ReplicaStatusRequest,
     TopicDescription,
 )
+from core.placement import decommission_plan, generate_reassignment
+from core.reassignment import target_replicas
 from transport.cluster_file import ClusterFile
 from transport.remote import Postbox
 
 DEFAULT_TIMEOUT_S = 30.0
+REASSIGNMENT_ATTEMPTS = 5
+"""Tries for a partition whose reassignment raced with another change to it (stale epoch)."""
+Plan = dict[tuple[str, int], tuple[int, ...]]
+"""Target replicas by (topic, partition)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -208,5 +221,125 @@ class Admin:
                 "brokers": [{"id": b.broker_id, "address": b.address, "epoch": b.broker_epoch,
                              "fenced": b.fenced} for b in reply.brokers]}
 
+    # --- reassignments and leader elections ---------------------------------------------
 
-__all__ = ["Admin", "ClientClosed", "PartitionInfo", "TopicInfo"]
+    def alter_partition_reassignments(
+        self, reassignments: Mapping[tuple[str, int], Sequence[int] | None],
+    ) -> dict[tuple[str, int], ZafkaError | None]:
+        """Start (target replicas) or cancel (None) reassignments (KIP-455).
+
+        Returns, per partition, None if accepted or the Kafka-named error that refused it.
+        A partition whose request raced with another change to it is tried again.
+        """
+        results: dict[tuple[str, int], ZafkaError | None] = {}
+        todo = {key: None if target is None else tuple(target)
+                for key, target in reassignments.items()}
+        for _ in range(REASSIGNMENT_ATTEMPTS):
+            if not todo:
+                break
+            reply = self._request(AlterPartitionReassignmentsRequest(reassignments=tuple(
+                (topic, partition, target) for (topic, partition), target in todo.items())))
+            for result in reply.results:
+                key = (result.topic, result.partition)
+                results[key] = (None if result.error == ErrorCode.NONE
+                                else error_for(result.error, result.message))
+                if result.error != ErrorCode.FENCED_LEADER_EPOCH:
+                    todo.pop(key)
+        return {key: results[key] for key in reassignments}
+
+    def list_partition_reassignments(
+        self, partitions: Iterable[tuple[str, int]] | None = None,
+    ) -> dict[tuple[str, int], OngoingReassignment]:
+        """The ongoing reassignments (of ``partitions``, or all): replicas, adding, removing."""
+        reply = self._request(ListPartitionReassignmentsRequest(
+            partitions=tuple(partitions or ())))
+        return {(r.topic, r.partition): r for r in reply.reassignments}
+
+    def elect_leaders(self, topics: Iterable[str] | None = None,
+                      ) -> dict[tuple[str, int], ZafkaError | None]:
+        """Preferred-leader election for every partition of ``topics`` (None = all topics).
+
+        Returns, per partition, None if its preferred replica leads (now or already) or the
+        error that prevented it (``LeaderNotAvailable``: the preferred replica is not live
+        and in sync)."""
+        keys = () if topics is None else tuple(sorted(
+            (p.topic, p.partition) for p in self._partition_records(topics)))
+        reply = self._request(ElectLeadersRequest(election_type=ElectionType.PREFERRED,
+                                                  partitions=keys))
+        return {(r.topic, r.partition): None if r.error == ErrorCode.NONE
+                else error_for(r.error, r.message) for r in reply.results}
+
+    def partition_assignments(self, topics: Iterable[str] | None = None) -> Plan:
+        """The current replicas of every partition of ``topics`` (None = all topics)."""
+        return {(p.topic, p.partition): p.replicas for p in self._partition_records(topics)}
+
+    def generate_reassignment(self, topics: Iterable[str], brokers: Iterable[int]) -> Plan:
+        """A balanced plan placing ``topics`` on ``brokers`` (kafka-reassign-partitions
+        --generate): each topic keeps its replication factor; among the balanced layouts the
+        one that moves the fewest replicas is chosen."""
+        names = list(dict.fromkeys(topics))
+        if not names:
+            raise InvalidRequest("name at least one topic to plan a reassignment for")
+        wanted = sorted(set(brokers))
+        records, registered = self._describe(names)
+        unknown = sorted(set(wanted) - registered)
+        if unknown:
+            raise InvalidReplicaAssignment(f"brokers {unknown} are not registered")
+        plan: Plan = {}
+        for name in names:
+            current = tuple(target_replicas(p) for p in records if p.topic == name)
+            for index, replicas in enumerate(generate_reassignment(current, wanted)):
+                plan[(name, index)] = replicas
+        return plan
+
+    def plan_decommission(self, broker_id: int) -> Plan:
+        """A plan moving every replica (internal topics included) off ``broker_id`` onto the
+        other live brokers, moving nothing else; ``InvalidReplicationFactor`` if a topic's
+        replication factor could not be kept.  Empty when the broker holds no replicas."""
+        reply = self._request(DescribeTopicsRequest(names=()))
+        brokers = {b.broker_id: b for b in reply.brokers}
+        if broker_id not in brokers:
+            raise InvalidRequest(f"broker {broker_id} is not registered")
+        live = [b for b, record in brokers.items() if not record.fenced]
+        assignment = {(p.topic, p.partition): target_replicas(p)
+                      for t in reply.topics for p in t.partitions}
+        return decommission_plan(assignment, broker_id, live)
+
+    def hosted_replicas(self, broker_id: int) -> list[tuple[str, int]]:
+        """The replicas broker ``broker_id`` runs right now, as it reports them."""
+        reply = self._request(DescribeTopicsRequest(names=()))
+        address = next((b.address for b in reply.brokers if b.broker_id == broker_id), None)
+        if address is None:
+            raise InvalidRequest(f"broker {broker_id} is not registered")
+        status = self._postbox.ask(address, "broker", ReplicaStatusRequest(),
+                                   min(self.timeout, 5.0)).result()
+        return sorted((r.topic, r.partition) for r in status.replicas)
+
+    def wait_for_reassignments(self, partitions: Iterable[tuple[str, int]],
+                               timeout_s: float, poll_s: float = 0.2,
+                               ) -> dict[tuple[str, int], OngoingReassignment]:
+        """Wait until none of ``partitions`` is being reassigned or ``timeout_s`` passes;
+        returns those still in progress (empty: all done)."""
+        keys = list(partitions)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ongoing = self.list_partition_reassignments(keys) if keys else {}
+            if not ongoing or time.monotonic() >= deadline:
+                return ongoing
+            time.sleep(poll_s)
+
+    def _describe(self, topics: Iterable[str] | None,
+                  ) -> tuple[list[PartitionRecord], set[int]]:
+        names = () if topics is None else tuple(dict.fromkeys(topics))
+        reply = self._request(DescribeTopicsRequest(names=names))
+        records: list[PartitionRecord] = []
+        for description in reply.topics:
+            _raise_for(description.error, description.message)
+            records += sorted(description.partitions, key=lambda p: p.partition)
+        return records, {b.broker_id for b in reply.brokers}
+
+    def _partition_records(self, topics: Iterable[str] | None) -> list[PartitionRecord]:
+        return self._describe(topics)[0]
+
+
+__all__ = ["Admin", "ClientClosed", "PartitionInfo", "Plan", "TopicInfo"]
