@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import cli.reassign
 import cli.topics
 from cli.common import format_table, print_json
 from core.errors import ZafkaError
@@ -482,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--timeout", type=float, default=2.0, help="seconds to wait per node")
     status.set_defaults(handler=command_status)
     cli.topics.register(commands)
+    cli.reassign.register(commands)
     return parser
 
 
