@@ -118,7 +118,10 @@ class RecordAccumulator:
         """
         key = (topic, partition)
         with self._lock:
-            self._reserve(size, max_block_s)
+            if self.used_bytes + size <= self.buffer_memory:
+                self.used_bytes += size
+            else:
+                self._reserve(size, max_block_s)
             queue = self._batches.get(key)
             batch = queue[-1] if queue else None
             if batch is None or batch.closed or batch.size_bytes + size > self.batch_size:

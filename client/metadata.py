@@ -37,14 +37,20 @@ class ClusterMetadata:
     topics: Mapping[str, tuple[PartitionRecord, ...]] = field(
         default_factory=lambda: MappingProxyType({}))
     brokers: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+    available: Mapping[str, tuple[int, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "available", MappingProxyType({
+            name: tuple(p.partition for p in parts if p.leader != NO_LEADER)
+            for name, parts in self.topics.items()}))
 
     def partition_count(self, topic: str) -> int | None:
         partitions = self.topics.get(topic)
         return None if partitions is None else len(partitions)
 
-    def available_partitions(self, topic: str) -> list[int]:
+    def available_partitions(self, topic: str) -> tuple[int, ...]:
         """Partitions of ``topic`` that have a leader now."""
-        return [p.partition for p in self.topics.get(topic, ()) if p.leader != NO_LEADER]
+        return self.available.get(topic, ())
 
     def leader_of(self, topic: str, partition: int) -> int | None:
         """The leader's broker id, if it is known and has an address."""

@@ -103,7 +103,8 @@ class Producer:
              partition: int | None = None, headers: HeadersSpec = None,
              timestamp_ms: int | None = None) -> FutureRecordMetadata:
         """Queue one record; the future gives its ``RecordMetadata`` once acknowledged."""
-        self._check_open()
+        if self._closed:
+            raise ClientClosed(f"{self.name} is closed")
         deadline = time.monotonic() + self._max_block_s
         while True:
             try:

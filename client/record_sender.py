@@ -17,7 +17,10 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import pykka
+
 from client.accumulator import RecordAccumulator, record_size
+from client.admin import ClientClosed
 from client.futures import FutureRecordMetadata
 from client.metadata import ClusterMetadata
 from client.partitioner import DefaultPartitioner
@@ -67,6 +70,8 @@ class RecordSender:
         self._partition_lock = threading.Lock()
         self._serialize_key = resolve_serializer(config.key_serializer)
         self._serialize_value = resolve_serializer(config.value_serializer)
+        self._raw_keys = config.key_serializer in (None, "bytes")
+        self._raw_values = config.value_serializer in (None, "bytes")
         self._size_max = min(config.max_request_size, config.buffer_memory) - HEADER_SIZE
 
     def send(self, topic: str, value: Any = None, key: Any = None,
@@ -77,8 +82,9 @@ class RecordSender:
         if value is None and key is None:
             raise ValueError("send needs a value or a key (a None value with a key is a "
                              "tombstone)")
-        key_bytes = self._serialize_key(key)
-        value_bytes = self._serialize_value(value)
+        key_bytes = key if type(key) is bytes and self._raw_keys else self._serialize_key(key)
+        value_bytes = value if type(value) is bytes and self._raw_values else \
+            self._serialize_value(value)
         if timestamp_ms is None:
             timestamp_ms = int(time.time() * 1000)
         record = Record(key_bytes, value_bytes, normalize_headers(headers),
@@ -110,7 +116,10 @@ class RecordSender:
         """Tell the I/O actor to drain (once until it has looked)."""
         if not self.wake_pending and self.actor_ref is not None:
             self.wake_pending = True
-            self.actor_ref.tell(Wake())
+            try:
+                self.actor_ref.tell(Wake())
+            except pykka.ActorDeadError:
+                raise ClientClosed("the producer's I/O actor has stopped") from None
 
     def _explicit_partition(self, topic: str, key: bytes | None, partition: int | None,
                             count: int) -> int:

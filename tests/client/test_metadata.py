@@ -29,7 +29,7 @@ def test_a_reply_gives_partitions_in_order_with_their_leaders() -> None:
     assert metadata.partition_count("t") == 2
     assert metadata.leader_of("t", 0) == 2
     assert metadata.leader_of("t", 1) is None, "leader -1 means no leader"
-    assert metadata.available_partitions("t") == [0]
+    assert metadata.available_partitions("t") == (0,)
     assert metadata.brokers[2] == "tcp://127.0.0.1:9002"
 
 

@@ -118,11 +118,11 @@ def test_every_acks_setting_delivers_records(cluster: Cluster, admin: Admin,
         offsets = [f.get(timeout=1).offset for f in futures]
     if acks == 0:
         assert offsets == [-1] * 20, "acks=0: the broker says nothing, offsets are unknown"
-        deadline = time.monotonic() + 5
-        while len(read_records(cluster, admin, topic)) < 20 and time.monotonic() < deadline:
-            time.sleep(0.05)
     else:
         assert offsets == list(range(20))
+    deadline = time.monotonic() + 5  # below acks=all, followers may still be catching up
+    while len(read_records(cluster, admin, topic)) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [r.value for r in read_records(cluster, admin, topic)] == \
         [f"v{i}".encode() for i in range(20)]
 
@@ -159,7 +159,7 @@ def test_callbacks_and_errbacks_run_with_the_outcome(cluster: Cluster, admin: Ad
 def test_linger_ms_gathers_records_into_fewer_larger_batches(cluster: Cluster,
                                                               admin: Admin) -> None:
     eager, lingering = new_topic(admin), new_topic(admin)
-    with producer(cluster, linger_ms=0) as p:
+    with producer(cluster, linger_ms=0, acks=1) as p:
         for i in range(30):
             p.send(eager, b"%d" % i).get(timeout=10)
     with producer(cluster, linger_ms=300, batch_size=1 << 20) as p:
@@ -187,7 +187,8 @@ def test_a_keyed_record_lands_on_its_murmur2_partition(cluster: Cluster, admin: 
     topic = new_topic(admin, partitions=5)
     keys = [f"user-{i}".encode() for i in range(20)]
     with producer(cluster) as p:
-        placed = {key: p.send(topic, b"v", key=key).get(timeout=10).partition for key in keys}
+        futures = {key: p.send(topic, b"v", key=key) for key in keys}
+        placed = {key: future.get(timeout=10).partition for key, future in futures.items()}
     assert placed == {key: partition_for_key(key, 5) for key in keys}
     assert len(set(placed.values())) > 1
 
