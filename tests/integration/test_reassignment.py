@@ -88,7 +88,9 @@ def test_reassigning_every_partition_onto_new_brokers_under_load(
     started = time.monotonic()
     assert admin.alter_partition_reassignments(plan) == dict.fromkeys(plan)
     assert admin.wait_for_reassignments(plan, timeout_s=40) == {}
-    print(f"3 partitions moved in {time.monotonic() - started:.2f} s under load")
+    moved_s = time.monotonic() - started
+    with capsys.disabled():
+        print(f"\n3 partitions moved onto new brokers in {moved_s:.2f} s under load")
     info = admin.describe_topic("moving")
     for p in info.partitions:
         assert p.replicas == plan[("moving", p.partition)], "replicas == target, in order"
@@ -138,3 +140,40 @@ def test_decommission_moves_every_replica_off_a_broker_under_load(
     assert main(["decommission", "--broker", "2", "--cluster", cluster_file]) == 1
     assert "replication factor 3" in capsys.readouterr().err, \
         "with broker 1 gone and 2 leaving, RF 3 cannot be kept on the 2 brokers left"
+
+
+def test_cli_generate_execute_verify_and_cancel_a_move_that_cannot_finish(
+    four: Cluster, admin: Admin, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    four.kill("broker-4")  # registered but down: a replica placed there never catches up
+    wait_until(lambda: any(b["id"] == 4 and b["fenced"]
+                           for b in admin.describe_cluster()["brokers"]),
+               what="the stopped broker fenced")
+    admin.create_topic("stuck", partitions=2, replication_factor=2)
+    before = admin.partition_assignments(["stuck"])
+    cluster = ["--cluster", str(four.cluster_file_path)]
+    assert main(["reassign", "--generate", "--topics", "stuck", "--brokers", "4", "--json",
+                 *cluster]) == 1
+    assert "replication factor 2" in capsys.readouterr().err
+    assert main(["reassign", "--generate", "--topics", "stuck", "--brokers", "2,4", "--json",
+                 *cluster]) == 0
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(capsys.readouterr().out)
+    proposed = {(p["topic"], p["partition"]): tuple(p["replicas"])
+                for p in json.loads(plan_file.read_text())["proposed"]["partitions"]}
+    assert all(set(r) == {2, 4} for r in proposed.values())
+    assert main(["reassign", "--execute", "--plan", str(plan_file), *cluster]) == 0
+    assert "Successfully started partition reassignments for stuck-0,stuck-1" \
+        in capsys.readouterr().out
+    assert main(["reassign", "--verify", "--plan", str(plan_file), "--json", *cluster]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["state"] for row in report] == ["in progress"] * 2, report
+    assert "adding [4]" in report[0]["detail"]
+    assert main(["reassign", "--cancel", "--plan", str(plan_file), *cluster]) == 0
+    assert "cancelled partition reassignments for: stuck-0,stuck-1" in capsys.readouterr().out
+    assert admin.list_partition_reassignments() == {}
+    after = admin.partition_assignments(["stuck"])
+    assert {k: set(r) for k, r in after.items()} == {k: set(r) for k, r in before.items()}
+    assert main(["reassign", "--execute", "--plan", str(tmp_path / "missing.json"),
+                 *cluster]) == 1
+    assert capsys.readouterr().err.count("\n") == 1, "one line on stderr"
