@@ -23,6 +23,7 @@ from actors.base import handler_name
 from actors.broker_routing import RoutingMixin
 from actors.broker_services import ServicesMixin
 from actors.channel import ControllerChannel
+from actors.fetcher import FetcherActor, fetcher_name
 from actors.gather import CallTable
 from actors.group import GroupActor
 from actors.node_actor import NodeActor
@@ -41,6 +42,7 @@ from core.messages import (
     CreateTopicsReply,
     Envelope,
     ErrorReply,
+    FetcherForget,
     GroupPartitions,
     MetadataFetchReply,
     MetadataFetchRequest,
@@ -82,6 +84,7 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
         self.next_heartbeat_tick = 0
         self.fetching = False
         self.register_at_tick: int | None = None
+        self.fetchers: set[str] = set()
         self.calls = CallTable()
         self.hosted: dict[tuple[str, int], str] = {}  # (topic, partition) -> actor name
         self.hosted_ids: dict[tuple[str, int], str] = {}  # (topic, partition) -> topic id
@@ -200,9 +203,23 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
                              leader_address=leader.address if leader else "",
                              broker_epoch=self.broker_epoch)
 
+    def ensure_fetcher(self, update: ReplicaUpdate) -> None:
+        """Make sure a fetcher runs for the partition's leader; others forget the partition."""
+        record = update.record
+        wanted = fetcher_name(update.leader_address) if update.leader_address \
+            and record.leader != self.runtime.node_id else None
+        if wanted is not None and wanted not in self.fetchers:
+            ref = FetcherActor.start(self.runtime, wanted, update.leader_address)
+            self.runtime.register(wanted, ref)
+            self.fetchers.add(wanted)
+        for name in self.fetchers - {wanted}:
+            self.send(self.runtime.address, name,
+                      FetcherForget(topic=record.topic, partition=record.partition))
+
     def update_replica(self, record: PartitionRecord) -> None:
         key = (record.topic, record.partition)
         update = self.replica_update(record)
+        self.ensure_fetcher(update)
         if key in self.hosted and self.hosted_ids[key] != record.topic_id:
             self.send(self.runtime.address, self.hosted.pop(key),
                       ReplicaRemove(topic_id=self.hosted_ids.pop(key)))

@@ -73,6 +73,8 @@ CONTROLLER_REQUESTS = (
 RAFT_MESSAGES = (RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse,
                  InstallSnapshot, InstallSnapshotResponse)
 METADATA_POLLS_MAX = 1_000
+WAITING_REQUESTS_MAX = 10_000
+"""Requests whose commands are proposed but not yet applied; beyond it, refuse at once."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -197,6 +199,10 @@ class CoordinatorActor(NodeActor):
     def on_controller_request(self, request: Any, envelope: Envelope) -> None:
         if self.controller is None:
             self.reply(envelope, self.not_controller())
+            return
+        if len(self.waiting) >= WAITING_REQUESTS_MAX:
+            self.reply_error(envelope, ErrorCode.REQUEST_TIMED_OUT,
+                             f"the controller has {len(self.waiting)} uncommitted proposals")
             return
         decision = self.controller.handle(request, self.now_tick)
         if not decision.commands:

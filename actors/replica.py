@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.base import BaseActor
+from actors.fetcher import fetcher_name
 from actors.replica_io import (
     error_fetch,
     fetch_request_for,
@@ -39,7 +40,8 @@ from core.errors import ErrorCode, ZafkaError
 from core.messages import (
     Envelope,
     EpochEndOffset,
-    FetchResponse,
+    FetchedPartition,
+    FetchWant,
     ListOffsetsPartitionResponse,
     OffsetForLeaderEpochPartition,
     OffsetForLeaderEpochPartitionResponse,
@@ -101,7 +103,6 @@ class ReplicaActor(BaseActor):
         self.broker_epoch = update.broker_epoch
         self.calls: dict[int, tuple[Envelope, Any]] = {}  # held produce / fetch calls
         self.next_key = 0
-        self.now_tick = 0
         self.next_hw_checkpoint_tick = 0
         self.next_retention_tick = RETENTION_CHECK_TICKS
         self.pending_update: ReplicaUpdate | None = update
@@ -113,6 +114,12 @@ class ReplicaActor(BaseActor):
 
     def on_stop(self) -> None:
         self.log.close()
+
+    @property
+    def now_tick(self) -> int:
+        """The process ticker's count (a replica is woken only when it has work, so it reads
+        the clock of ticks instead of remembering the last tick it saw)."""
+        return int(self.runtime.ticker.count)
 
     @property
     def tp(self) -> str:
@@ -174,7 +181,8 @@ class ReplicaActor(BaseActor):
                 log_end_offset=self.log.log_end_offset, last_epoch=self.log.latest_epoch,
                 high_watermark=self.log.high_watermark_checkpoint,
                 flushed_offset=self.log.recovery_point,
-                fsync_before_ack=self.log.config.fsync_before_ack, tunables=self.tunables)
+                fsync_before_ack=self.log.config.fsync_before_ack,
+                request_id_base=max(0, self.broker_epoch) << 32, tunables=self.tunables)
             self.logger.info("%s follows broker %d in epoch %d", self.tp, record.leader,
                           record.leader_epoch)
         elif self.follower.become_follower(leader_id=record.leader,
@@ -216,7 +224,6 @@ class ReplicaActor(BaseActor):
     # --- time ---------------------------------------------------------------------------
 
     def on_tick(self, tick: Tick) -> None:
-        self.now_tick = tick.count
         if self.leader is not None:
             self.apply(self.leader.tick(self.now_tick))
         if self.follower is not None:
@@ -442,26 +449,33 @@ class ReplicaActor(BaseActor):
         request = follower.poll(self.now_tick)
         if request is None:
             return
+        self.logger.debug("%s %s #%d to broker %d epoch %d at %d", self.tp, request.kind.value,
+                          request.request_id, request.leader_id,
+                          request.current_leader_epoch, request.fetch_offset)
         if request.kind is FollowerRequestKind.FETCH:
-            body: Any = fetch_request_for(self.broker_id, self.record, self.log, request,
-                                                 self.tunables)
+            fetch = fetch_request_for(self.broker_id, self.record, self.log, request,
+                                      self.tunables)
+            self.send(self.runtime.address, fetcher_name(self.leader_address),
+                      FetchWant(replica=self.name, request_id=request.request_id,
+                                partition=fetch.partitions[0]))
         else:
-            body = OffsetForLeaderEpochRequest(replica_id=self.broker_id, partitions=(
-                OffsetForLeaderEpochPartition(
+            self.send(self.leader_address, "broker", OffsetForLeaderEpochRequest(
+                replica_id=self.broker_id, partitions=(OffsetForLeaderEpochPartition(
                     topic=self.record.topic, partition=self.record.partition,
                     leader_epoch=request.last_fetched_epoch,
-                    current_leader_epoch=request.current_leader_epoch),))
-        self.send(self.leader_address, "broker", body, correlation_id=request.request_id,
-                  reply_to=self.name)
+                    current_leader_epoch=request.current_leader_epoch),)),
+                correlation_id=request.request_id, reply_to=self.name)
         self.wake_in(2 * self.tunables.replica_fetch_max_wait_ticks + 2)
 
-    def on_fetch_response(self, response: FetchResponse, envelope: Envelope) -> None:
+    def on_fetched_partition(self, message: FetchedPartition, envelope: Envelope) -> None:
         follower = self.follower
-        if follower is None or not follower.accepts_fetch(envelope.correlation_id):
+        part = message.response
+        self.logger.debug("%s fetched #%d: %s, %d bytes", self.tp, message.request_id,
+                          part.error.name, len(part.records))
+        if follower is None or not follower.accepts_fetch(message.request_id):
             return
-        part = response.partitions[0]
         decision = follower.on_fetch_response(
-            request_id=envelope.correlation_id, error=part.error,
+            request_id=message.request_id, error=part.error,
             high_watermark=part.high_watermark, diverging_epoch=part.diverging_epoch,
             history=self.log, now_tick=self.now_tick)
         if decision is not None:

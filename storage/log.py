@@ -337,8 +337,12 @@ class PartitionLog:
     # --- truncation --------------------------------------------------------------------------
 
     def truncate_to(self, offset: int) -> None:
-        """Drop every batch at or after ``offset`` (the batch containing it, too)."""
+        """Drop every batch at or after ``offset`` (the batch containing it, too).
+
+        At or past the log end nothing is cut, but leader-epoch entries starting at the log
+        end (an epoch this replica led without appending) are dropped, as Kafka does."""
         if offset >= self.log_end_offset:
+            self.epoch_cache.truncate_from_end(self.log_end_offset)
             return
         if offset <= self.log_start_offset:
             self.truncate_fully_and_start_at(self.log_start_offset)

@@ -6,7 +6,8 @@ alone creates and uses the DEALER sockets, one per peer address, and their monit
 thread may call ``send``: it encodes the envelope in the caller's thread (so an unencodable
 body fails there, loudly), puts the frames on a bounded queue (a full queue drops and counts,
 never blocks) and wakes the outbound thread through a pipe it polls beside the monitors.  A
-peer whose connection drops (its process died) is reported to ``on_peer_lost`` at once.
+peer whose connection drops (its process died), or refuses a reconnection, is reported to
+``on_peer_lost`` at once.
 
 Inbound frames are decoded by ``transport.codec`` and handed to the ``deliver`` callback; a
 frame that does not decode is dropped and counted.  With credentials, the ROUTER is a CURVE
@@ -254,8 +255,8 @@ class Endpoint:
             if event["event"] == zmq.EVENT_DISCONNECTED:
                 self.counters["peers_lost"] += 1
                 log.info("connection to %s lost", peer.address)
-                if self.on_peer_lost is not None:
-                    self.on_peer_lost(peer.address)
+            if self.on_peer_lost is not None:  # lost, or refused while reconnecting
+                self.on_peer_lost(peer.address)
 
     def _push(self, peers: dict[str, _Peer], poller: zmq.Poller, address: str,
               frames: list[Any]) -> None:
@@ -266,7 +267,8 @@ class Endpoint:
             sock.sndhwm = _PEER_SEND_HWM
             if self._credentials:
                 self._credentials.apply_client(sock)
-            monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+            monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED
+                                              | zmq.EVENT_CONNECT_RETRIED)
             sock.connect(address)
             peer = peers[address] = _Peer(address, sock, monitor)
             poller.register(monitor, zmq.POLLIN)

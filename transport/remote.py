@@ -4,8 +4,8 @@ Owns: the process's ``Endpoint``, the table of pending asks (bounded; each entry
 its deadline and fails its future with ``RequestTimedOut``), and the hook to which envelopes
 for local actors are handed (installed by ``actors.router``; plain programs have none).
 
-An ask to a peer whose connection drops fails at once (``RequestTimedOut`` naming the lost
-connection) instead of waiting for its deadline.
+An ask to a peer whose connection drops, or that refuses connections, fails at once
+(``RequestTimedOut`` naming the lost connection) instead of waiting for its deadline.
 
 ``RemoteRef(postbox, address, actor)`` offers ``tell(msg)`` and ``ask(msg, timeout) ->
 Future`` so that code outside actors can treat local and remote actors alike.  A reply that is
