@@ -36,7 +36,7 @@ from client.admin import ClientClosed
 from client.consumer_calls import CallsMixin
 from client.consumer_commands import ConsumerCommand, Poll, PollResult, Position
 from client.consumer_config import ConsumerConfig, IllegalStateError
-from client.consumer_metadata import ConsumerMetadata
+from client.consumer_metadata import METADATA_REPLY_MS, ConsumerMetadata
 from client.fetcher import Fetcher
 from client.group_member import GroupMember, MemberState
 from client.runtime import ClientActor
@@ -227,7 +227,7 @@ class ConsumerActor(CallsMixin, ClientActor):
             self.on_metadata()
 
         self.request(self.metadata.any_broker(), "broker", request,
-                     self.config.request_timeout_ms, on_reply)
+                     min(self.config.request_timeout_ms, METADATA_REPLY_MS), on_reply)
 
     def wanted_topics(self) -> tuple[str, ...] | None:
         if self.pattern is not None:

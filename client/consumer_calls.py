@@ -30,7 +30,7 @@ from client.consumer_commands import (
     Unsubscribe,
 )
 from client.consumer_config import ConsumerConfig, IllegalStateError
-from client.consumer_metadata import ConsumerMetadata
+from client.consumer_metadata import METADATA_REPLY_MS, ConsumerMetadata
 from client.fetcher import Fetcher
 from client.group_member import GroupMember
 from core.errors import ErrorCode, RequestTimedOut, ZafkaError, error_for
@@ -295,7 +295,7 @@ class CallsMixin:
             done(reply)
 
         self.request(self.metadata.any_broker(), "broker", DescribeTopicsRequest(names=topics),
-                     self.config.request_timeout_ms, on_reply)
+                     min(self.config.request_timeout_ms, METADATA_REPLY_MS), on_reply)
 
     # --- close --------------------------------------------------------------------------
 

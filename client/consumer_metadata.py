@@ -15,6 +15,10 @@ from __future__ import annotations
 from core.errors import ErrorCode
 from core.messages import DescribeTopicsReply, DescribeTopicsRequest, TopicPartition
 
+METADATA_REPLY_MS = 3_000
+"""Brokers answer metadata and coordinator look-ups from their image at once: a request
+unanswered this long went to a dead broker, and the next one goes to another."""
+
 
 class ConsumerMetadata:
     """Topic partitions and leaders, refreshed on demand and by age."""
@@ -104,4 +108,4 @@ class ConsumerMetadata:
         return sorted(t for t in self.partitions if include_internal or t not in self.internal)
 
 
-__all__ = ["ConsumerMetadata"]
+__all__ = ["METADATA_REPLY_MS", "ConsumerMetadata"]

@@ -27,7 +27,7 @@ from typing import Any
 
 from client.assignors import assignor_for
 from client.consumer_config import CommitFailed, ConsumerConfig
-from client.consumer_metadata import ConsumerMetadata
+from client.consumer_metadata import METADATA_REPLY_MS, ConsumerMetadata
 from core.errors import ErrorCode, RequestTimedOut, ZafkaError, error_for
 from core.group_codec import (
     OffsetAndMetadata,
@@ -120,7 +120,7 @@ class GroupMember:
         self._finding = True
         self.request(self.metadata.any_broker(), "broker",
                      FindCoordinatorRequest(group_id=self.group_id),
-                     self.config.request_timeout_ms, self._on_find)
+                     min(self.config.request_timeout_ms, METADATA_REPLY_MS), self._on_find)
 
     def _on_find(self, reply: Any) -> None:
         self._finding = False
