@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import cli.chaos
 import cli.reassign
 import cli.topics
 from cli.common import format_table, print_json
@@ -33,7 +34,7 @@ from core.messages import (
     StatusRequest,
 )
 from transport.auth import Credentials
-from transport.cluster_file import ClusterFile, NodeSpec
+from transport.cluster_file import ClusterFile, NodeSpec, client_bind_url, resolve_path
 from transport.remote import Postbox, RemoteRef
 
 ROOT = Path(__file__).resolve().parent
@@ -171,7 +172,8 @@ class Cluster:
     @property
     def postbox(self) -> Postbox:
         if self._postbox is None:
-            self._postbox = Postbox(credentials=self.config.credentials).start()
+            self._postbox = Postbox(client_bind_url(self.config),
+                                    credentials=self.config.credentials).start()
         return self._postbox
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> Cluster:
@@ -282,6 +284,29 @@ class Cluster:
         if node.spec.role == "broker":
             self.wait_serving(timeout)
 
+    def add_broker(self, timeout: float = READY_TIMEOUT_S) -> NodeProcess:
+        """Add one more broker to the cluster file, start it and wait until it serves."""
+        self.config = add_broker_to_file(self.cluster_file_path)
+        node = self.adopt_new_nodes()[0]
+        self.wait_ready([node.name], timeout)
+        self.wait_serving(timeout)
+        return node
+
+    def adopt_new_nodes(self) -> list[NodeProcess]:
+        """Start the nodes that the cluster file lists and this launcher does not run yet
+        (``add-broker`` from another shell appends them)."""
+        try:
+            config = ClusterFile.load(self.cluster_file_path)
+        except (OSError, ValueError):
+            return []
+        known = {n.name for n in self.nodes}
+        added = [NodeProcess(spec) for spec in config.nodes if spec.name not in known]
+        self.config = config
+        for node in added:
+            self.nodes.append(node)
+            self._spawn(node)
+        return added
+
     # --- talking to nodes ---------------------------------------------------------------
 
     def ref(self, name: str, actor: str = "node") -> RemoteRef:
@@ -334,6 +359,18 @@ class Cluster:
         for node in self.nodes:
             if node.running():
                 self.set_faults(node.name, [])
+
+
+def add_broker_to_file(path: Path) -> ClusterFile:
+    """Append a broker (next id, a free port on the cluster's host) to the cluster file."""
+    config = ClusterFile.load(path)
+    host = config.nodes[0].address.removeprefix("tcp://").rsplit(":", 1)[0]
+    broker_id = max((b.node_id for b in config.brokers), default=0) + 1
+    spec = NodeSpec(role="broker", node_id=broker_id,
+                    address=f"tcp://{host}:{free_ports(host, 1)[0]}")
+    config = config.with_nodes((*config.nodes, spec))
+    config.save(path)
+    return config
 
 
 # =====================================================================================
@@ -396,6 +433,9 @@ def command_run(args: argparse.Namespace) -> int:
               f"cluster file: {cluster.cluster_file_path}\nPress Ctrl-C to stop.", flush=True)
         while not stopping:
             time.sleep(0.2)
+            for added in cluster.adopt_new_nodes():
+                print(f"zafka: started {added.name} at {added.spec.address} "
+                      f"(pid {added.pid})", flush=True)
             for node in cluster.nodes:
                 if not stopping and node.process is not None and not node.expected_exit \
                         and node.process.poll() is not None:
@@ -433,7 +473,7 @@ def partition_health(config: ClusterFile, postbox: Postbox, rows: Sequence[dict[
 
 def command_status(args: argparse.Namespace) -> int:
     config = ClusterFile.load(args.cluster)
-    postbox = Postbox(credentials=config.credentials).start()
+    postbox = Postbox(client_bind_url(config), credentials=config.credentials).start()
     try:
         rows = status_rows(config, postbox, args.timeout)
         health = partition_health(config, postbox, rows, args.timeout)
@@ -452,6 +492,72 @@ def command_status(args: argparse.Namespace) -> int:
             print(f"partitions: {health['partitions']}, offline: {health['offline']}, "
                   f"under-replicated: {health['under_replicated']}")
     return 0 if all(r["state"] == "up" for r in rows) else 3
+
+
+def command_add_broker(args: argparse.Namespace) -> int:
+    """Add a broker to the all-in-one cluster running on this cluster file."""
+    path = resolve_path(args.cluster)
+    config = add_broker_to_file(path)
+    spec = config.brokers[-1]
+    print(f"Added {spec.name} at {spec.address} to {path}; waiting for the launcher to "
+          "start it ...", flush=True)
+    postbox = Postbox(client_bind_url(config), credentials=config.credentials).start()
+    try:
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            try:
+                reply = RemoteRef(postbox, spec.address, "node").ask(StatusRequest(), 1).result()
+                if not reply.details.get("fenced", True):
+                    print(f"{spec.name} is serving (pid {reply.pid}).")
+                    return 0
+            except ZafkaError:
+                pass
+            time.sleep(0.2)
+    finally:
+        postbox.stop()
+    print(f"zafka: {spec.name} did not start within {args.timeout:.0f} s; is "
+          f"'python cluster.py --data-dir {path.parent}' running?", file=sys.stderr)
+    return 1
+
+
+def command_node(args: argparse.Namespace) -> int:
+    """Run one node in this process, joining an existing cluster."""
+    from actors.node import main as node_main
+
+    if args.role == "coordinator" and args.advertise is None and args.port is None:
+        raise ClusterError("a coordinator must be listed in the cluster file (membership is "
+                           "fixed); run it with the --id the file gives it")
+    join = args.join
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if Path(join).exists():
+        config = ClusterFile.load(join)
+    else:
+        addresses = [a.strip() for a in join.split(",") if a.strip()]
+        if not addresses or not all(a.startswith("tcp://") for a in addresses):
+            raise ClusterError(f"--join takes a cluster file or tcp:// addresses, not {join!r}")
+        creds = ClusterFile.load(args.credentials).credentials if args.credentials else None
+        config = ClusterFile(cluster_id="joined", credentials=creds, nodes=tuple(
+            NodeSpec(role="coordinator", node_id=i + 1, address=a)
+            for i, a in enumerate(addresses)))
+    local_file = data_dir / "cluster.json"
+    if Path(join).resolve() != local_file.resolve():
+        config.save(local_file)
+    advertise = args.advertise or None
+    if advertise is None and args.port is not None:
+        advertise = f"tcp://{args.host}:{args.port}"
+    if advertise is None and args.role == "broker":
+        advertise = f"tcp://{args.host}:{free_ports(args.host, 1)[0]}"
+    argv = ["--role", args.role, "--id", str(args.id), "--cluster-file", str(local_file),
+            "--data-dir", str(data_dir), "--log-level", args.log_level]
+    if advertise:
+        argv += ["--advertise", advertise if advertise.startswith("tcp://")
+                 else f"tcp://{advertise}"]
+    if args.bind_host or (args.advertise and args.host != "127.0.0.1"):
+        argv += ["--bind-host", args.bind_host or args.host]
+    print(f"zafka: {args.role}-{args.id} joining via {join}"
+          + (f", reachable at {advertise}" if advertise else ""), flush=True)
+    return node_main(argv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -482,7 +588,42 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
     status.add_argument("--timeout", type=float, default=2.0, help="seconds to wait per node")
     status.set_defaults(handler=command_status)
+    cli.chaos.register(commands)
     cli.topics.register(commands)
+    add = commands.add_parser(
+        "add-broker", help="add a broker to a running all-in-one cluster",
+        description="Append a broker to the cluster file; the running 'python cluster.py' "
+                    "launcher starts it. Waits until it serves.",
+        epilog="example:\n  python cluster.py add-broker --cluster data/cluster.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add.add_argument("--cluster", default=None, help="cluster file (default ./data/...)")
+    add.add_argument("--timeout", type=float, default=30.0, help="seconds to wait")
+    add.set_defaults(handler=command_add_broker)
+    node = commands.add_parser(
+        "node", help="run a single node that joins an existing cluster",
+        description="Run one broker (or a coordinator listed in the cluster file) in the "
+                    "foreground, on this machine or another, joining an existing cluster "
+                    "with the credentials of its cluster file.",
+        epilog="examples:\n  python cluster.py node --role broker --id 4 --join data/cluster.json"
+               "\n  python cluster.py node --role broker --id 5 --join /etc/zafka/cluster.json"
+               " --host 0.0.0.0 --port 9400 --advertise 10.0.0.5:9400",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    node.add_argument("--role", choices=["broker", "coordinator"], required=True)
+    node.add_argument("--id", type=int, required=True, help="the node id (unique per role)")
+    node.add_argument("--join", required=True, metavar="FILE-or-ADDRESSES",
+                      help="a cluster file, or the coordinators' tcp:// addresses, comma "
+                           "separated (then --credentials gives the keys)")
+    node.add_argument("--credentials", default=None, metavar="FILE",
+                      help="cluster file to take the credentials from (with addresses)")
+    node.add_argument("--host", default="127.0.0.1", help="host to listen on")
+    node.add_argument("--port", type=int, default=None, help="port to listen on")
+    node.add_argument("--advertise", default=None, metavar="HOST:PORT",
+                      help="address peers use to reach this node (default: --host:--port)")
+    node.add_argument("--bind-host", default=None, help="interface to bind if not --host")
+    node.add_argument("--data-dir", default="data-node", help="this node's data directory")
+    node.add_argument("--log-level", default="INFO",
+                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    node.set_defaults(handler=command_node)
     cli.reassign.register(commands)
     return parser
 

@@ -86,6 +86,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="stop when this process is no longer our parent")
     parser.add_argument("--bind-host", default=None,
                         help="interface to bind (default: the host of the advertised address)")
+    parser.add_argument("--advertise", default=None, metavar="tcp://HOST:PORT",
+                        help="the address peers reach this node at (a broker joining a "
+                             "cluster whose file does not list it)")
     return parser.parse_args(argv)
 
 
@@ -97,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(args.data_dir)
     setup_logging(data_dir, node, args.log_level)
     cluster = ClusterFile.load(args.cluster_file)
-    spec = cluster.node(args.role, args.node_id)
-    host, port = spec.address.removeprefix("tcp://").rsplit(":", 1)
+    address = args.advertise or cluster.node(args.role, args.node_id).address
+    host, port = address.removeprefix("tcp://").rsplit(":", 1)
     bind_host = args.bind_host or host
     tunables = Tunables(**cluster.tunables).validate()
     stop = threading.Event()

@@ -4,6 +4,7 @@ Built on ``transport``; its long-lived parts are pykka actors wrapped by a block
 """
 
 from client.accumulator import BufferExhausted
+from client.admin import Admin, ClientClosed, PartitionInfo, TopicInfo
 from client.consumer import Consumer, OffsetAndMetadata, TopicPartition
 from client.consumer_config import (
     CommitFailed,
@@ -22,6 +23,7 @@ from client.producer_messages import (
 )
 
 __all__: list[str] = [
+    "Admin", "ClientClosed", "PartitionInfo", "TopicInfo",
     "CommitFailed", "Consumer", "ConsumerRecord", "IllegalStateError", "NoOffsetForPartition",
     "OffsetAndMetadata", "TopicPartition",
     "BufferExhausted", "FlushRecords", "FutureRecordMetadata", "Producer", "ProducerRecord",

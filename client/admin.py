@@ -42,7 +42,7 @@ from core.messages import (
 )
 from core.placement import decommission_plan, generate_reassignment
 from core.reassignment import target_replicas
-from transport.cluster_file import ClusterFile
+from transport.cluster_file import ClusterFile, client_bind_url
 from transport.remote import Postbox
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -91,7 +91,8 @@ class Admin:
     def __init__(self, cluster: str | None = None, *, request_timeout_ms: int = 30_000) -> None:
         self.config = ClusterFile.load(cluster)
         self.timeout = request_timeout_ms / 1000
-        self._postbox = Postbox(credentials=self.config.credentials).start()
+        self._postbox = Postbox(client_bind_url(self.config),
+                                credentials=self.config.credentials).start()
         self._controller = ControllerClient(self._postbox,
                                             [c.address for c in self.config.coordinators])
         self._closed = False

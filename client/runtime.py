@@ -19,7 +19,7 @@ import pykka
 from actors.base import BaseActor
 from actors.runtime import NodeRuntime
 from core.config import Tunables
-from transport.cluster_file import ClusterFile
+from transport.cluster_file import ClusterFile, client_bind_url
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,8 @@ class ClientActor(BaseActor):
 
 def start_runtime(config: ClusterFile, role: str = "client") -> NodeRuntime:
     """A started runtime bound to an ephemeral port on the cluster's interface."""
-    host = config.nodes[0].address.removeprefix("tcp://").rsplit(":", 1)[0]
     tunables = Tunables(**config.tunables).validate()
-    return NodeRuntime(role=role, node_id=0, bind_url=f"tcp://{host}:0",
+    return NodeRuntime(role=role, node_id=0, bind_url=client_bind_url(config),
                        credentials=config.credentials, tunables=tunables).start()
 
 

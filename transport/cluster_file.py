@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -121,10 +122,32 @@ class ClusterFile:
             os.close(dir_fd)
 
 
+def local_address_toward(host: str) -> str:
+    """The IP of this machine's interface that routes to ``host`` (no packet is sent)."""
+    if host in ("127.0.0.1", "localhost", "0.0.0.0"):
+        return "127.0.0.1"
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect((host, 9))
+        return str(probe.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+    finally:
+        probe.close()
+
+
+def client_bind_url(config: ClusterFile) -> str:
+    """Where a client process should listen so the cluster's nodes can answer it: an
+    ephemeral port on the interface that routes to the first coordinator."""
+    host = config.nodes[0].address.removeprefix("tcp://").rsplit(":", 1)[0]
+    return f"tcp://{local_address_toward(host)}:0"
+
+
 def resolve_path(path: str | os.PathLike[str] | None) -> Path:
     if path is not None:
         return Path(path)
     return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
 
 
-__all__ = ["ClusterFile", "DEFAULT_PATH", "ENV_VAR", "NodeSpec", "resolve_path"]
+__all__ = ["ClusterFile", "DEFAULT_PATH", "ENV_VAR", "NodeSpec", "client_bind_url",
+           "local_address_toward", "resolve_path"]
