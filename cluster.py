@@ -21,7 +21,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-import cli.chaos
+import cli.console
+import cli.perf
 import cli.reassign
 import cli.topics
 from cli.common import format_table, print_json
@@ -588,8 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
     status.add_argument("--timeout", type=float, default=2.0, help="seconds to wait per node")
     status.set_defaults(handler=command_status)
-    cli.chaos.register(commands)
     cli.topics.register(commands)
+    cli.console.register(commands)
+    cli.perf.register(commands)
     add = commands.add_parser(
         "add-broker", help="add a broker to a running all-in-one cluster",
         description="Append a broker to the cluster file; the running 'python cluster.py' "

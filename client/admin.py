@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from client import admin_groups
 from client.controller import ControllerClient
 from core.errors import ErrorCode, InvalidReplicaAssignment, InvalidRequest, ZafkaError, error_for
 from core.messages import (
@@ -210,6 +211,27 @@ class Admin:
             name=name, set_configs=tuple(configs.items()), delete_configs=tuple(delete)),)))
         for result in reply.results:
             _raise_for(result.error, result.message)
+
+    # --- consumer groups ----------------------------------------------------------------
+
+    def _broker_addresses(self) -> list[str]:
+        reply = self._request(DescribeTopicsRequest(names=()))
+        live = [b.address for b in reply.brokers if not b.fenced]
+        return live or [b.address for b in self.config.brokers]
+
+    def list_groups(self) -> list[dict[str, str]]:
+        """Every consumer group: ``{"group", "state", "protocol_type"}``."""
+        if self._closed:
+            raise ClientClosed("this Admin client is closed")
+        return admin_groups.list_groups(self._postbox, self._broker_addresses(),
+                                        min(self.timeout, 5.0))
+
+    def describe_group(self, group_id: str) -> admin_groups.GroupDescription:
+        """Members and their partitions, committed offsets, end offsets and lag."""
+        if self._closed:
+            raise ClientClosed("this Admin client is closed")
+        return admin_groups.describe_group(self._postbox, self._broker_addresses(), group_id,
+                                           min(self.timeout, 10.0))
 
     # --- cluster ------------------------------------------------------------------------
 
