@@ -4,7 +4,9 @@ Starts its own cluster (3 coordinators, 3 brokers by default) in a temporary dir
 creates a topic with replication factor 3, and sends fixed-size values with one
 ``Producer`` for each configuration (acks, batch_size, linger_ms, compression).  A run sends
 ``--records`` records as fast as ``send`` accepts them, then flushes; the figure is records
-acknowledged per second of wall-clock time, first send to last acknowledgement.
+acknowledged per second of wall-clock time, first send to last acknowledgement;
+``client_cpu_us_per_record`` is the producer process's CPU time (all its threads) per record,
+which tells a client-bound run from a cluster-bound one.
 
 Run: ``python -m benchmarks.produce_bench [--quick] [--json FILE] [--profile]``.
 ``--profile`` runs the first configuration under cProfile and prints the top functions of
@@ -45,12 +47,14 @@ def run_once(cluster_file: Path, topic: str, records: int, options: dict[str, An
         send = producer.send
         if profile is not None:
             profile.enable()
+        cpu_started = time.process_time()
         started = time.perf_counter()
         for _ in range(records):
             send(topic, value)
         sent = time.perf_counter()
         producer.flush()
         finished = time.perf_counter()
+        cpu = time.process_time() - cpu_started
         if profile is not None:
             profile.disable()
         stats = producer.stats()
@@ -59,13 +63,15 @@ def run_once(cluster_file: Path, topic: str, records: int, options: dict[str, An
             "records_per_s": round(records / elapsed),
             "mb_per_s": round(records * VALUE_BYTES / elapsed / 1e6, 2),
             "send_records_per_s": round(records / (sent - started)),
+            "client_cpu_us_per_record": round(cpu / records * 1e6, 1),
             "requests": stats.requests, "batches": stats.batches,
             "records_per_batch": round(stats.records / max(1, stats.batches))}
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     columns = ["acks", "batch_size", "linger_ms", "compression_type", "records",
-               "records_per_s", "mb_per_s", "send_records_per_s", "requests",
+               "records_per_s", "mb_per_s", "send_records_per_s", "client_cpu_us_per_record",
+               "requests",
                "records_per_batch"]
     lines = ["  ".join(f"{c:>18}" for c in columns)]
     for row in rows:

@@ -114,7 +114,8 @@ class RecordAccumulator:
 
         Returns (future, wake): ``wake`` is True when a batch was opened or filled (the I/O
         actor should look).  With ``abort_on_new_batch`` returns (None, False) instead of
-        opening a batch (the sticky partitioner then moves on).  Raises ``BufferExhausted``.
+        opening a batch after an earlier one of the partition (the sticky partitioner then
+        moves on).  Raises ``BufferExhausted``.
         """
         key = (topic, partition)
         with self._lock:
@@ -125,7 +126,7 @@ class RecordAccumulator:
             queue = self._batches.get(key)
             batch = queue[-1] if queue else None
             if batch is None or batch.closed or batch.size_bytes + size > self.batch_size:
-                if abort_on_new_batch and batch is not None and not batch.closed:
+                if abort_on_new_batch and batch is not None:
                     self._release(size)
                     return None, False
                 batch = ProducerBatch(topic, partition, time.monotonic())

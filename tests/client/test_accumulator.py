@@ -142,3 +142,13 @@ def test_a_retried_batch_waits_for_its_backoff_and_keeps_its_place() -> None:
     drained = acc.drain(leader_of, always)
     assert drained.by_broker == {}, "nothing overtakes a batch waiting to be retried"
     assert drained.next_check_s is not None and drained.next_check_s > 59
+
+
+def test_abort_on_new_batch_leaves_the_choice_of_partition_to_the_caller() -> None:
+    acc = make(batch_size=150)
+    assert append(acc)[0] is not None
+    rec = record()
+    future, wake = acc.append("t", 0, rec, record_size(rec), max_block_s=0.0,
+                              abort_on_new_batch=True)
+    assert (future, wake) == (None, False)
+    assert acc.used_bytes == record_size(rec), "an aborted append reserves nothing"

@@ -398,7 +398,13 @@ def test_acknowledged_records_survive_a_leader_kill_exactly_once_in_order(
         values = [r.value for r in read_records(failing, admin, topic)]
         assert values == [b"%06d" % n for n in range(3_000)]
 
-        with producer(failing, request_timeout_ms=1_000, delivery_timeout_ms=2_000) as p:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the dead broker leaves the ISR; a leader remains
+            state = admin.describe_topic(strict).partitions[0]
+            if state.leader != -1 and len(state.isr) == 2:
+                break
+            time.sleep(0.1)
+        with producer(failing, request_timeout_ms=1_000, delivery_timeout_ms=4_000) as p:
             with pytest.raises(NotEnoughReplicas):
                 p.send(strict, b"v").get(timeout=10)
 
