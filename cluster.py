@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import cli.chaos
 import cli.console
 import cli.perf
 import cli.reassign
@@ -589,6 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
     status.add_argument("--timeout", type=float, default=2.0, help="seconds to wait per node")
     status.set_defaults(handler=command_status)
+    cli.chaos.register(commands)
     cli.topics.register(commands)
     cli.console.register(commands)
     cli.perf.register(commands)
