@@ -173,9 +173,8 @@ class Producer:
     def _check_open(self) -> None:
         if self._closed:
             raise ClientClosed(f"{self.name} is closed")
-        failure = ProducerActor.failure if not self.actor_ref.is_alive() else None
-        if failure is not None:
-            raise ClientClosed(f"{self.name} stopped after an error: {failure!r}")
+        if not self.actor_ref.is_alive():
+            raise ClientClosed(f"{self.name}'s I/O actor stopped after an error (see the log)")
 
     # --- introspection ------------------------------------------------------------------
 

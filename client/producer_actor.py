@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from client.accumulator import ProducerBatch, RecordAccumulator, record_size
+from client.admin import ClientClosed
 from client.producer_config import ProducerConfig
 from client.producer_messages import FlushRecords, RecordsFlushed, SendRecords, Wake, WantTopic
 from client.producer_metadata import MetadataMixin
@@ -112,7 +113,7 @@ class ProducerActor(MetadataMixin, ClientActor):
             self.request_producer_id()
 
     def on_stop(self) -> None:
-        error = ZafkaError("the producer was closed before the record was acknowledged")
+        error = ClientClosed("the producer was closed before the record was acknowledged")
         for flight in self.in_flight.values():
             for batch in flight.batches:
                 self.fail(batch, error)
