@@ -54,6 +54,7 @@ class FetcherActor(BaseActor):
         self.waiting_for: int | None = None
         self.sent_tick = 0
         self.rejoining: set[tuple[str, int]] = set()  # handed an answer, not wanted again yet
+        self.rejoin_deadline = 0
 
     def on_fetch_want(self, want: FetchWant, envelope: Envelope) -> None:
         key = (want.partition.topic, want.partition.partition)
@@ -77,6 +78,7 @@ class FetcherActor(BaseActor):
         self.waiting_for = self.correlation_id
         self.sent_tick = self.runtime.ticker.count
         self.in_flight = {key: want.request_id for key, want in self.wants.items()}
+        self.logger.debug("fetch #%d of %d partitions", self.correlation_id, len(self.wants))
         self.send(self.leader_address, "broker", FetchRequest(
             replica_id=self.runtime.node_id, max_wait_ms=self.wait_ms, min_bytes=1,
             max_bytes=self.max_bytes,
@@ -92,6 +94,7 @@ class FetcherActor(BaseActor):
             key = (part.topic, part.partition)
             want = self.wants.get(key)
             if want is None or want.request_id != self.in_flight.get(key):
+                self.logger.debug("dropped an answer for %s-%d: its want changed", *key)
                 continue  # replaced or forgotten since the request left
             if len(part.records) or part.error != ErrorCode.NONE \
                     or part.diverging_epoch is not None:
@@ -100,6 +103,7 @@ class FetcherActor(BaseActor):
                 self.send(self.runtime.address, want.replica,
                           FetchedPartition(request_id=want.request_id, response=part))
         if self.rejoining:
+            self.rejoin_deadline = self.runtime.ticker.count + REJOIN_TICKS
             self.wake_in(REJOIN_TICKS)
         else:
             self.send_fetch()
@@ -110,10 +114,15 @@ class FetcherActor(BaseActor):
             self.wake_in(10)  # back off, then fetch again
 
     def on_tick(self, tick: Tick) -> Any:
-        if self.waiting_for is not None and tick.count - self.sent_tick < self.timeout_ticks:
-            self.wake_in(self.timeout_ticks - (tick.count - self.sent_tick))
+        now = tick.count
+        if self.waiting_for is not None:
+            if now - self.sent_tick < self.timeout_ticks:
+                self.wake_in(self.timeout_ticks - (now - self.sent_tick))
+                return None
+            self.waiting_for = None  # no answer: send again
+        elif self.rejoining and now < self.rejoin_deadline:
+            self.wake_in(self.rejoin_deadline - now)
             return None
-        self.waiting_for = None
         self.send_fetch()
         return None
 
