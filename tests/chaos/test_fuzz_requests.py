@@ -159,7 +159,7 @@ def test_every_request_type_is_fuzzed() -> None:
     assert len(TARGETS) >= 25
 
 
-@settings(max_examples=400, deadline=None, phases=[Phase.explicit, Phase.generate],
+@settings(max_examples=250, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=list(HealthCheck))
 @given(request=fuzzed_request())
 def test_fuzzed_requests_get_an_answer_or_a_counted_drop_never_a_crash(
