@@ -337,29 +337,57 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def _decode_records(data: bytes, header: BatchHeader) -> list[ConsumerRecord]:
+    """Every record of a batch's (uncompressed) record bytes.
+
+    Every consumer's hot loop: the one- and two-byte zigzag varints that almost every length,
+    delta and size fits in are decoded inline; longer ones go through ``_read_varint``.
+    """
     read = _read_varint
     out: list[ConsumerRecord] = []
     append = out.append
+    record = ConsumerRecord
     base_offset = header.base_offset
     base_ts = header.base_timestamp
     pos = 0
     for _ in range(header.record_count):
-        length, pos = read(data, pos)
+        byte = data[pos]
+        if byte < 0x80:
+            length, pos = (byte >> 1) ^ -(byte & 1), pos + 1
+        elif data[pos + 1] < 0x80:
+            raw = (byte & 0x7F) | (data[pos + 1] << 7)
+            length, pos = (raw >> 1) ^ -(raw & 1), pos + 2
+        else:
+            length, pos = read(data, pos)
         end = pos + length
-        ts_delta, pos = read(data, pos + 1)  # + 1: record attributes, unused
-        offset_delta, pos = read(data, pos)
-        size, pos = read(data, pos)
-        if size < 0:
-            key = None
+        byte = data[pos + 1]  # + 1: record attributes, unused
+        if byte < 0x80:
+            ts_delta, pos = (byte >> 1) ^ -(byte & 1), pos + 2
         else:
-            key = data[pos:pos + size]
-            pos += size
-        size, pos = read(data, pos)
-        if size < 0:
-            value = None
+            ts_delta, pos = read(data, pos + 1)
+        byte = data[pos]
+        if byte < 0x80:
+            offset_delta, pos = (byte >> 1) ^ -(byte & 1), pos + 1
+        elif data[pos + 1] < 0x80:
+            raw = (byte & 0x7F) | (data[pos + 1] << 7)
+            offset_delta, pos = (raw >> 1) ^ -(raw & 1), pos + 2
         else:
-            value = data[pos:pos + size]
-            pos += size
+            offset_delta, pos = read(data, pos)
+        if data[pos] == 1:  # key length -1: no key
+            key, pos = None, pos + 1
+        else:
+            size, pos = read(data, pos)
+            key = None if size < 0 else data[pos:pos + size]
+            pos += max(size, 0)
+        byte = data[pos]
+        if byte < 0x80:
+            size, pos = (byte >> 1) ^ -(byte & 1), pos + 1
+        elif data[pos + 1] < 0x80:
+            raw = (byte & 0x7F) | (data[pos + 1] << 7)
+            size, pos = (raw >> 1) ^ -(raw & 1), pos + 2
+        else:
+            size, pos = read(data, pos)
+        value = None if size < 0 else data[pos:pos + size]
+        pos += max(size, 0)
         headers: Headers = ()
         if data[pos] == 0:
             pos += 1
@@ -367,8 +395,7 @@ def _decode_records(data: bytes, header: BatchHeader) -> list[ConsumerRecord]:
             headers, pos = _decode_headers(data, pos)
         if pos != end:
             raise IndexError(f"record length {length} does not match its fields")
-        append(ConsumerRecord(base_offset + offset_delta, base_ts + ts_delta, key, value,
-                              headers))
+        append(record(base_offset + offset_delta, base_ts + ts_delta, key, value, headers))
     if pos != len(data):
         raise IndexError(f"{len(data) - pos} bytes after the last record")
     return out

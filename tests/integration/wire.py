@@ -25,7 +25,13 @@ def leader_of(admin: Admin, topic: str, partition: int) -> int:
 
 
 def broker_ref(cluster: Cluster, broker_id: int) -> RemoteRef:
-    return cluster.ref(f"broker-{broker_id}", "broker")
+    """The broker actor of ``broker_id`` — a node of ``cluster``, or one that joined it."""
+    if any(n.name == f"broker-{broker_id}" for n in cluster.nodes):
+        return cluster.ref(f"broker-{broker_id}", "broker")
+    with Admin(str(cluster.cluster_file_path)) as admin:
+        address = next(b["address"] for b in admin.describe_cluster()["brokers"]
+                       if b["id"] == broker_id)
+    return RemoteRef(cluster.postbox, address, "broker")
 
 
 @dataclass
@@ -42,8 +48,9 @@ class RawProducer:
 
     def __post_init__(self) -> None:
         if self.idempotent:
-            reply = broker_ref(self.cluster, 1 if self.cluster.node("broker-1").running()
-                               else 2).ask(InitProducerIdRequest(), 10).result()
+            alive = next(n for n in self.cluster.brokers if n.running())
+            reply = self.cluster.ref(alive.name, "broker").ask(InitProducerIdRequest(),
+                                                               10).result()
             self.producer_id = reply.producer_id
 
     def attempt(self, partition: int, batch: bytes, timeout: float = 5.0) -> int:
