@@ -6,7 +6,8 @@ checks that turn it into violations, modelled on Jepsen's Kafka checkers:
 
 - ``check_log``: every acknowledged record is read back exactly once, at the offset its
   acknowledgement named, in acknowledgement order per partition (``lost``, ``duplicated``,
-  ``reordered``, ``wrong_offset``); a read value never sent is ``unexpected``.
+  ``reordered``, ``wrong_offset``); a read value never sent is ``unexpected``; one offset
+  acknowledged for two different values is ``offset_acknowledged_twice``.
 - ``check_replicas``: below the high watermark every replica holds every offset (no gaps) and
   no offset holds different values on two replicas (``inconsistent_offsets``).
 - ``check_group``: the consumer group delivered every acknowledged record at least once and
@@ -147,14 +148,21 @@ def check_log(sends: Mapping[bytes, Send],
                     and where[s.value][0] != (s.partition, s.offset)]
     aborted_read = [v for v in where if v in sends and sends[v].status == "fail"]
     reordered = _reordered(sends, reads)
+    acked_at: dict[tuple[int, int], list[bytes]] = defaultdict(list)
+    for s in acked:
+        acked_at[(s.partition, s.offset)].append(s.value)
+    reacknowledged = [f"p{p}@{o}: {sorted(v.decode() for v in vs)}"
+                      for (p, o), vs in sorted(acked_at.items()) if len(vs) > 1]
     return {
         "acknowledged": len(acked), "read": sum(len(r) for r in reads.values()),
         "lost": len(lost), "duplicated": len(duplicated), "reordered": len(reordered),
         "wrong_offset": len(wrong_offset), "unexpected": len(unexpected),
+        "offset_acknowledged_twice": len(reacknowledged),
         "failed_but_present": len(aborted_read),
         "examples": {"lost": _sample(lost), "duplicated": _sample(duplicated),
                      "reordered": _sample(reordered), "wrong_offset": _sample(wrong_offset),
-                     "unexpected": _sample(unexpected)},
+                     "unexpected": _sample(unexpected),
+                     "offset_acknowledged_twice": reacknowledged[:SAMPLE_MAX]},
     }
 
 
@@ -240,7 +248,8 @@ def check_coordinators(samples: Sequence[tuple[float, str, int, str]]) -> dict[s
                                                     sorted(split.items())][:SAMPLE_MAX]}}
 
 
-VIOLATIONS = ("lost", "duplicated", "reordered", "wrong_offset", "unexpected", "replica_gaps",
+VIOLATIONS = ("lost", "duplicated", "reordered", "wrong_offset", "unexpected",
+              "offset_acknowledged_twice", "replica_gaps",
               "inconsistent_offsets", "group_undelivered", "commit_regressions",
               "terms_with_two_leaders")
 

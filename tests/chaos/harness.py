@@ -400,7 +400,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"records: sent {summary['sent']}, acknowledged {summary['acknowledged']}, "
         f"failed {summary['failed']}, unknown {summary['unknown']}",
         f"acknowledged records: lost {summary['lost']}, duplicated {summary['duplicated']}, "
-        f"reordered {summary['reordered']}, at a wrong offset {summary['wrong_offset']}",
+        f"reordered {summary['reordered']}, at a wrong offset {summary['wrong_offset']}, "
+        f"offsets acknowledged twice {summary['offset_acknowledged_twice']}",
         f"replicas: inconsistent offsets {summary['inconsistent_offsets']}, gaps below HW "
         f"{summary['replica_gaps']}",
         f"group: undelivered {summary['group_undelivered']}, redelivered "

@@ -36,6 +36,12 @@ def test_an_acknowledged_record_missing_from_the_log_is_lost() -> None:
     assert result["wrong_offset"] == 1, "p1-0 was acknowledged at offset 2, read at 1"
 
 
+def test_one_offset_acknowledged_for_two_values_is_flagged() -> None:
+    history = history_of((b"p0-0", 0, 0, 0, 0), (b"p1-0", 1, 0, 0, 0))
+    result = check_log(history.sends, {0: [(0, b"p1-0")]})
+    assert result["offset_acknowledged_twice"] == 1 and result["lost"] == 1
+
+
 def test_a_value_at_two_offsets_is_duplicated() -> None:
     reads = {0: [(0, b"p0-0"), (1, b"p0-1"), (2, b"p1-0"), (3, b"p0-1")]}
     assert check_log(CLEAN.sends, reads)["duplicated"] == 1
