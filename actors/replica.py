@@ -64,10 +64,11 @@ from core.messages import (
     Tick,
 )
 from core.producer_state import BatchHeader as ProducerBatch
-from core.producer_state import ProducerStateTable
+from core.producer_state import BatchMetadata, ProducerStateTable
 from core.replication import LeaderState
 from core.replication_follower import FollowerRequestKind, FollowerState
 from core.replication_types import ACKS_NONE, LeaderEffects, TruncationDecision
+from storage.files import LogCorruption
 from storage.log import PartitionLog
 from storage.records import validate_batches
 
@@ -94,8 +95,7 @@ class ReplicaActor(BaseActor):
         self.tunables = runtime.tunables
         self.record = update.record
         self.configs = dict(update.configs)
-        self.log = PartitionLog.open(directory, log_config_for(self.configs, self.tunables),
-                                     wall_clock_ms)
+        self.log = self.open_log(directory)
         self.leader: LeaderState | None = None
         self.producers: ProducerStateTable | None = None
         self.follower: FollowerState | None = None
@@ -106,6 +106,22 @@ class ReplicaActor(BaseActor):
         self.next_hw_checkpoint_tick = 0
         self.next_retention_tick = RETENTION_CHECK_TICKS
         self.pending_update: ReplicaUpdate | None = update
+
+    def open_log(self, directory: Path) -> PartitionLog:
+        """Open (and recover) the replica's log.  Damage in data it had made durable is set
+        aside — its files kept for inspection — and the replica starts empty: it is out of
+        the ISR after this broker's restart and fetches everything again from the leader, so
+        damaged bytes are neither served nor ever lead."""
+        config = log_config_for(self.configs, self.tunables)
+        try:
+            return PartitionLog.open(directory, config, wall_clock_ms)
+        except LogCorruption as error:
+            kept = directory.with_name(f"{directory.name}.corrupt-{wall_clock_ms()}")
+            directory.rename(kept)
+            self.logger.error("%s-%d: %s; the damaged files are kept in %s and the replica "
+                              "starts empty, to fetch everything from its leader",
+                              self.record.topic, self.record.partition, error, kept)
+            return PartitionLog.open(directory, config, wall_clock_ms)
 
     def on_start(self) -> None:
         update, self.pending_update = self.pending_update, None
@@ -272,9 +288,13 @@ class ReplicaActor(BaseActor):
         except ZafkaError as error:
             self.done(envelope, call.call_id, self.produce_error(data, error.code, error.message))
             return
-        duplicate = self.check_sequences(headers)
-        if duplicate is not None:
-            self.done(envelope, call.call_id, duplicate)
+        refused, duplicate = self.check_sequences(headers)
+        if refused is not None:
+            self.done(envelope, call.call_id, refused)
+            return
+        if duplicate is not None:  # a retry: answer as for the first attempt, once replicated
+            self.hold_ack(envelope, call, duplicate.first_offset, duplicate.last_offset,
+                          LeaderEffects())
             return
         info = self.log.append_as_leader(data.records, self.leader.leader_epoch)
         for header in info.batches:
@@ -282,36 +302,43 @@ class ReplicaActor(BaseActor):
         effects = self.leader.on_append(info.last_offset)
         if self.log.config.fsync_before_ack:
             effects.merge(self.leader.on_leader_flushed(self.log.flush()))
-        response = ProducePartitionResponse(
-            topic=data.topic, partition=data.partition, base_offset=info.first_offset,
-            log_start_offset=self.log.log_start_offset)
+        self.hold_ack(envelope, call, info.first_offset, info.last_offset, effects)
+
+    def hold_ack(self, envelope: Envelope, call: ReplicaProduce, first_offset: int,
+                 last_offset: int, effects: LeaderEffects) -> None:
+        """Answer the produce once its acks condition holds for ``last_offset``."""
+        assert self.leader is not None
+        data = call.data
         if call.acks == ACKS_NONE:
             self.apply(effects)
             return
+        response = ProducePartitionResponse(
+            topic=data.topic, partition=data.partition, base_offset=first_offset,
+            log_start_offset=self.log.log_start_offset)
         key = self.hold(envelope, (call.call_id, response))
         deadline = self.now_tick + max(1, call.timeout_ms // self.tunables.tick_ms)
-        effects.merge(self.leader.add_pending_ack(key, info.last_offset, call.acks, deadline))
+        effects.merge(self.leader.add_pending_ack(key, last_offset, call.acks, deadline))
         self.apply(effects)
 
-    def check_sequences(self, headers: list[Any]) -> ProducePartitionResponse | None:
-        """Idempotence: the reply for a duplicate or refused batch, else None (append)."""
+    def check_sequences(self, headers: list[Any],
+                        ) -> tuple[ProducePartitionResponse | None, BatchMetadata | None]:
+        """Idempotence: (the refusal, None) for a refused batch, (None, the original) for a
+        retried duplicate, (None, None) to append."""
         assert self.producers is not None and self.record is not None
         for header in headers:
             check = self.producers.check(header.producer_id, header.producer_epoch,
                                          header.base_sequence, header.last_sequence)
             if check.duplicate_of is not None and len(headers) == 1:
-                return ProducePartitionResponse(
-                    topic=self.record.topic, partition=self.record.partition,
-                    base_offset=check.duplicate_of.first_offset,
-                    log_start_offset=self.log.log_start_offset)
+                return None, check.duplicate_of
             if check.error != ErrorCode.NONE or check.duplicate_of is not None:
                 code = check.error if check.error != ErrorCode.NONE else \
                     ErrorCode.DUPLICATE_SEQUENCE
                 return ProducePartitionResponse(
                     topic=self.record.topic, partition=self.record.partition, error=code,
                     error_message=f"producer {header.producer_id} epoch "
-                                  f"{header.producer_epoch} sequence {header.base_sequence}")
-        return None
+                                  f"{header.producer_epoch} sequence {header.base_sequence}"
+                ), None
+        return None, None
 
     def produce_error(self, data: Any, code: ErrorCode, message: str) -> ProducePartitionResponse:
         return ProducePartitionResponse(topic=data.topic, partition=data.partition, error=code,
@@ -483,6 +510,12 @@ class ReplicaActor(BaseActor):
         elif part.error == ErrorCode.NONE and len(part.records):
             self.log.append_as_follower(part.records)
             self.report_log_end(flush=self.log.config.fsync_before_ack)
+        elif part.error == ErrorCode.OFFSET_OUT_OF_RANGE \
+                and part.log_start_offset > self.log.log_end_offset:
+            self.logger.info("%s starts again at the leader's log start %d", self.tp,
+                             part.log_start_offset)
+            self.log.truncate_fully_and_start_at(part.log_start_offset)
+            self.report_log_end(flush=True)
         self.poll_leader()
 
     def on_offset_for_leader_epoch_response(self, response: OffsetForLeaderEpochResponse,

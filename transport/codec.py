@@ -7,7 +7,9 @@ gets a ``memoryview`` over the frame.  Frame 0 is the pickle; frames 1.. are the
 
 Decoding accepts only the classes of the message catalogue (``core.messages.catalogue()``).
 Anything else — a class outside the catalogue, a truncated or garbage pickle, a body that is
-not an ``Envelope`` — raises ``DecodeError`` and is never executed.
+not an ``Envelope``, a field that does not hold its declared type (``transport.validate``) —
+raises ``DecodeError`` and is never executed.  Encoding checks field types too, so a sender's
+bug fails in the sender.
 
 Must never: touch sockets, import pykka, or fall back to an unrestricted unpickler.
 """
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.messages import Envelope, catalogue
+from transport.validate import FieldTypeError, check_message
 
 OUT_OF_BAND_MIN_BYTES = 1024
 PICKLE_PROTOCOL = 5
@@ -66,6 +69,10 @@ def encode(envelope: Envelope) -> list[Any]:
     """The frames of ``envelope``: [pickle, *out-of-band buffers] (buffers not copied)."""
     if type(envelope.body) not in _CATALOGUE:
         raise EncodeError(f"{type(envelope.body).__qualname__} is not a catalogue message")
+    try:
+        check_message(envelope.body)
+    except FieldTypeError as error:  # a bug in the sender: fail where it happened
+        raise EncodeError(f"malformed message: {error}") from None
     buffers: list[pickle.PickleBuffer] = []
     stream = io.BytesIO()
     _Pickler(stream, protocol=PICKLE_PROTOCOL, buffer_callback=buffers.append).dump(envelope)
@@ -88,6 +95,11 @@ def decode(frames: Sequence[Any]) -> Envelope:
         raise DecodeError(f"frame holds {type(value).__qualname__}, not an Envelope")
     if type(value.body) not in _CATALOGUE:
         raise DecodeError(f"body {type(value.body).__qualname__} is not a catalogue message")
+    try:
+        check_message(value)
+        check_message(value.body)
+    except FieldTypeError as error:
+        raise DecodeError(f"malformed message: {error}") from None
     return value
 
 

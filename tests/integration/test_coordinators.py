@@ -54,7 +54,7 @@ def test_with_two_of_three_down_changes_fail_with_no_quorum_then_recover(quorum)
         began = time.monotonic()
         with pytest.raises(NoQuorum, match="no quorum"):
             admin.create_topic("split", partitions=1, replication_factor=1)
-        assert time.monotonic() - began < 10, "a request without quorum must fail, not hang"
+        assert time.monotonic() - began < 30, "a request without quorum must fail, not hang"
     quorum.restart(names[0])
     with admin_for(quorum) as admin:
         admin.create_topic("healed", partitions=1, replication_factor=1)
