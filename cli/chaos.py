@@ -83,8 +83,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--history", default=None, metavar="FILE",
                         help="also write the history (faults, every send) as JSON lines")
     parser.add_argument("--nemesis", action="append", default=None, metavar="KIND",
-                        help="a fault kind to use (repeatable; default: all but "
-                             "corrupt-flushed-tail)")
+                        help="a fault kind to use (repeatable; default: all)")
     parser.add_argument("--partitions", type=int, default=4, help="workload partitions")
     parser.add_argument("--producers", type=int, default=2, help="producer threads")
     parser.add_argument("--rate", type=float, default=100.0,

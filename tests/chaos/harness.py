@@ -178,10 +178,23 @@ def heal_everything(cluster: Cluster, history: History) -> list[str]:
 # --- reading back -----------------------------------------------------------------------
 
 
+def settled(admin: Admin, topic: str) -> bool:
+    """Every partition led, with its high watermark at its log end (nothing in flight)."""
+    try:
+        info = admin.describe_topic(topic).partitions
+    except ZafkaError:
+        return False
+    return all(p.leader >= 0 and 0 <= p.high_watermark == p.log_end_offset for p in info)
+
+
 def read_all(cluster: Cluster, admin: Admin, topic: str, partitions: int,
              timeout_s: float = 60.0) -> dict[int, list[tuple[int, bytes]]]:
-    """Every (offset, value) below the high watermark of each partition, from its leader."""
+    """Every (offset, value) below the high watermark of each partition, from its leader,
+    once the producers have stopped and every high watermark has reached its log end (a
+    new leader's high watermark may lag the old one's for a moment)."""
     deadline = time.monotonic() + timeout_s
+    while not settled(admin, topic) and time.monotonic() < deadline:
+        time.sleep(0.2)
     out: dict[int, list[tuple[int, bytes]]] = {}
     for partition in range(partitions):
         while True:

@@ -19,9 +19,7 @@ Kinds (``NEMESES``):
   segment of one workload partition it hosts, restart it.
 - ``corrupt-flushed-tail``: stop a broker cleanly (SIGTERM), damage the tail of the newest
   segment of one workload partition — bytes below its recovery point, i.e. bit rot in flushed
-  data — and restart it.  Not among ``DEFAULT_NEMESES``: today the broker then refuses to
-  start at all (``LogCorruption`` while opening that one replica ends the process), so one
-  such fault leaves a mixed run with two brokers; ``test_regressions`` covers it.
+  data — and restart it.  The broker must set that replica aside and re-fetch it.
 - ``lose-unflushed``: SIGKILL a broker, cut every workload partition's newest segment back to
   the offset of its recovery-point checkpoint (a replica that lost what it had not
   checkpointed as flushed), restart it.
@@ -257,8 +255,7 @@ NEMESES: dict[str, Callable[[NemesisContext], dict[str, Any]]] = {
     "corrupt-flushed-tail": corrupt_flushed_tail,
 }
 
-# Mixed runs leave out the fault that today takes a broker down for good (see the module doc).
-DEFAULT_NEMESES = tuple(k for k in NEMESES if k != "corrupt-flushed-tail")
+DEFAULT_NEMESES = tuple(NEMESES)  # a mixed run draws from all of them
 
 
 def run_nemesis(kind: str, ctx: NemesisContext) -> dict[str, Any]:

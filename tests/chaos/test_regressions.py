@@ -64,15 +64,11 @@ def test_followers_fetch_again_from_a_leader_that_was_killed_and_leads_again(
             thread.join(timeout=10)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A broker whose one replica has a damaged tail below its recovery point (flushed data, "
-    "e.g. bit rot after a clean stop) does not start at all: LogCorruption ('this data was "
-    "flushed ..., refusing to drop it') raised while opening that replica fails the broker "
-    "actor and ends the process on every restart, so every other partition it hosts loses "
-    "a replica for good.  Expected: that one replica is set aside (or emptied) and re-fetched "
-    "from the leader; the broker serves everything else."))
 def test_a_broker_with_one_damaged_flushed_replica_still_starts_and_serves(
         cluster_factory) -> None:  # type: ignore[no-untyped-def]
+    """Found by the corrupt-flushed-tail nemesis: one replica whose flushed tail is damaged
+    (bit rot after a clean stop) must not keep its whole broker down; that replica is set
+    aside and re-fetched from the leader, and the broker serves everything else."""
     cluster: Cluster = cluster_factory(brokers=3, coordinators=3)
     with Admin(str(cluster.cluster_file_path), request_timeout_ms=5_000) as admin:
         admin.create_topic("bitrot", partitions=1, replication_factor=3)
@@ -99,15 +95,13 @@ def test_a_broker_with_one_damaged_flushed_replica_still_starts_and_serves(
                    what="the damaged replica re-fetched and back in the ISR")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A retried idempotent batch that the leader holds but has not yet replicated is "
-    "acknowledged at once: ReplicaActor.check_sequences answers a duplicate with success and "
-    "the original offset without waiting for the high watermark to pass it (Kafka waits, as "
-    "for the first attempt).  With acks=all that acknowledges a record only the leader has; "
-    "when that leader is replaced the record is gone.  Found by the 10-minute soak: 32 "
-    "acknowledged records lost, their offsets later acknowledged again for other records."))
 def test_a_retried_batch_is_not_acknowledged_before_it_is_replicated(
         cluster_factory) -> None:  # type: ignore[no-untyped-def]
+    """Found by the 10-minute soak (32 acknowledged records lost, their offsets acknowledged
+    again for other records): a retried idempotent batch that the leader holds but has not
+    replicated must be answered as the first attempt is, once the high watermark passes it
+    — never at once; with acks=all an early answer acknowledges a record only the leader
+    has, gone with that leader."""
     cluster: Cluster = cluster_factory(brokers=3, coordinators=3)
     with Admin(str(cluster.cluster_file_path), request_timeout_ms=5_000) as admin:
         admin.create_topic("retried", partitions=1, replication_factor=3,
