@@ -18,13 +18,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="seed of the chaos fault schedule (default: the test's own)")
 
 
+SOAK_SLACK_S = 600  # start, heal, drain and checks after the fault phase
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if "soak" in (config.getoption("-m") or ""):
-        return
+    soaking = "soak" in (config.getoption("-m") or "")
+    minutes = float(config.getoption("--chaos-minutes", 10.0))
     skip = pytest.mark.skip(reason="soak test: run with -m soak")
     for item in items:
         if "soak" in item.keywords:
-            item.add_marker(skip)
+            item.add_marker(pytest.mark.timeout(minutes * 60 + SOAK_SLACK_S) if soaking
+                            else skip)
 
 
 @pytest.fixture
