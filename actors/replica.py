@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from actors.base import BaseActor
-from actors.fetcher import fetcher_name
+from actors.replica_follower import FollowerMixin
 from actors.replica_io import (
     error_fetch,
-    fetch_request_for,
     log_config_for,
     min_insync_for,
     read_response,
@@ -40,13 +39,8 @@ from core.errors import ErrorCode, ZafkaError
 from core.messages import (
     Envelope,
     EpochEndOffset,
-    FetchedPartition,
-    FetchWant,
     ListOffsetsPartitionResponse,
-    OffsetForLeaderEpochPartition,
     OffsetForLeaderEpochPartitionResponse,
-    OffsetForLeaderEpochRequest,
-    OffsetForLeaderEpochResponse,
     PartitionRecord,
     ProducePartitionResponse,
     ReplicaAlterIsr,
@@ -66,8 +60,8 @@ from core.messages import (
 from core.producer_state import BatchHeader as ProducerBatch
 from core.producer_state import BatchMetadata, ProducerStateTable
 from core.replication import LeaderState
-from core.replication_follower import FollowerRequestKind, FollowerState
-from core.replication_types import ACKS_NONE, LeaderEffects, TruncationDecision
+from core.replication_follower import FollowerState
+from core.replication_types import ACKS_NONE, LeaderEffects
 from storage.files import LogCorruption
 from storage.log import PartitionLog
 from storage.records import validate_batches
@@ -85,7 +79,7 @@ def wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
-class ReplicaActor(BaseActor):
+class ReplicaActor(FollowerMixin, BaseActor):
     """One partition replica (see the module docstring)."""
 
     def __init__(self, runtime: NodeRuntime, name: str, directory: Path,
@@ -187,25 +181,6 @@ class ReplicaActor(BaseActor):
         self.logger.info("%s leader in epoch %d (LEO %d, HW %d, ISR %s)", self.tp,
                       record.leader_epoch, log.log_end_offset, self.leader.high_watermark,
                       sorted(record.isr))
-
-    def follow(self, record: PartitionRecord) -> None:
-        self.resign()
-        if self.follower is None:
-            self.follower = FollowerState(
-                topic=record.topic, partition=record.partition, replica_id=self.broker_id,
-                leader_id=record.leader, leader_epoch=record.leader_epoch,
-                log_end_offset=self.log.log_end_offset, last_epoch=self.log.latest_epoch,
-                high_watermark=self.log.high_watermark_checkpoint,
-                flushed_offset=self.log.recovery_point,
-                fsync_before_ack=self.log.config.fsync_before_ack,
-                request_id_base=max(0, self.broker_epoch) << 32, tunables=self.tunables)
-            self.logger.info("%s follows broker %d in epoch %d", self.tp, record.leader,
-                          record.leader_epoch)
-        elif self.follower.become_follower(leader_id=record.leader,
-                                           leader_epoch=record.leader_epoch):
-            self.logger.info("%s follows broker %d in epoch %d", self.tp, record.leader,
-                          record.leader_epoch)
-        self.poll_leader()
 
     def resign(self) -> None:
         if self.leader is not None:
@@ -466,84 +441,6 @@ class ReplicaActor(BaseActor):
 
     def done(self, envelope: Envelope, call_id: int, response: Any) -> None:
         self.reply(envelope, ReplicaCallDone(call_id=call_id, response=response))
-
-    # --- follower -----------------------------------------------------------------------
-
-    def poll_leader(self) -> None:
-        follower = self.follower
-        if follower is None or not self.leader_address:
-            return
-        request = follower.poll(self.now_tick)
-        if request is None:
-            return
-        self.logger.debug("%s %s #%d to broker %d epoch %d at %d", self.tp, request.kind.value,
-                          request.request_id, request.leader_id,
-                          request.current_leader_epoch, request.fetch_offset)
-        if request.kind is FollowerRequestKind.FETCH:
-            fetch = fetch_request_for(self.broker_id, self.record, self.log, request,
-                                      self.tunables)
-            self.send(self.runtime.address, fetcher_name(self.leader_address),
-                      FetchWant(replica=self.name, request_id=request.request_id,
-                                partition=fetch.partitions[0]))
-        else:
-            self.send(self.leader_address, "broker", OffsetForLeaderEpochRequest(
-                replica_id=self.broker_id, partitions=(OffsetForLeaderEpochPartition(
-                    topic=self.record.topic, partition=self.record.partition,
-                    leader_epoch=request.last_fetched_epoch,
-                    current_leader_epoch=request.current_leader_epoch),)),
-                correlation_id=request.request_id, reply_to=self.name)
-        self.wake_in(2 * self.tunables.replica_fetch_max_wait_ticks + 2)
-
-    def on_fetched_partition(self, message: FetchedPartition, envelope: Envelope) -> None:
-        follower = self.follower
-        part = message.response
-        self.logger.debug("%s fetched #%d: %s, %d bytes", self.tp, message.request_id,
-                          part.error.name, len(part.records))
-        if follower is None or not follower.accepts_fetch(message.request_id):
-            return
-        decision = follower.on_fetch_response(
-            request_id=message.request_id, error=part.error,
-            high_watermark=part.high_watermark, diverging_epoch=part.diverging_epoch,
-            history=self.log, now_tick=self.now_tick)
-        if decision is not None:
-            self.truncate(decision)
-        elif part.error == ErrorCode.NONE and len(part.records):
-            self.log.append_as_follower(part.records)
-            self.report_log_end(flush=self.log.config.fsync_before_ack)
-        elif part.error == ErrorCode.OFFSET_OUT_OF_RANGE \
-                and part.log_start_offset > self.log.log_end_offset:
-            self.logger.info("%s starts again at the leader's log start %d", self.tp,
-                             part.log_start_offset)
-            self.log.truncate_fully_and_start_at(part.log_start_offset)
-            self.report_log_end(flush=True)
-        self.poll_leader()
-
-    def on_offset_for_leader_epoch_response(self, response: OffsetForLeaderEpochResponse,
-                                            envelope: Envelope) -> None:
-        if self.follower is None:
-            return
-        part = response.partitions[0]
-        decision = self.follower.on_offset_for_leader_epoch_response(
-            request_id=envelope.correlation_id, error=part.error,
-            epoch_end=EpochEndOffset(leader_epoch=part.leader_epoch, end_offset=part.end_offset),
-            history=self.log, now_tick=self.now_tick)
-        if decision is not None:
-            self.truncate(decision)
-        self.poll_leader()
-
-    def truncate(self, decision: TruncationDecision) -> None:
-        if decision.truncate_to < self.log.log_end_offset:
-            self.logger.info("%s truncating from %d to %d", self.tp, self.log.log_end_offset,
-                          decision.truncate_to)
-        self.log.truncate_to(decision.truncate_to)
-        self.report_log_end(flush=True)
-
-    def report_log_end(self, *, flush: bool) -> None:
-        assert self.follower is not None
-        flushed = self.log.flush() if flush else self.log.recovery_point
-        self.follower.on_log_end(log_end_offset=self.log.log_end_offset,
-                                 last_epoch=self.log.latest_epoch, flushed_offset=flushed)
-
 
 def _producer_header(header: Any) -> ProducerBatch:
     return ProducerBatch(producer_id=header.producer_id, producer_epoch=header.producer_epoch,
