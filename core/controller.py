@@ -62,7 +62,6 @@ from core.messages import (
     BrokerRegistrationRequest,
     ChangeLeader,
     CommandResult,
-    ConfigEntry,
     CreatePartitions,
     CreatePartitionsReply,
     CreatePartitionsRequest,
@@ -72,9 +71,7 @@ from core.messages import (
     DeleteTopic,
     DeleteTopicsReply,
     DeleteTopicsRequest,
-    DescribeConfigsReply,
     DescribeConfigsRequest,
-    DescribeTopicsReply,
     DescribeTopicsRequest,
     ElectionType,
     ElectLeadersReply,
@@ -82,20 +79,17 @@ from core.messages import (
     FenceBroker,
     ListPartitionReassignmentsReply,
     ListPartitionReassignmentsRequest,
-    ListTopicsReply,
     ListTopicsRequest,
     NewPartitions,
     NewTopic,
     PartitionRecord,
     PartitionResult,
     RegisterBroker,
-    TopicConfigs,
-    TopicDescription,
-    TopicListing,
     TopicResult,
     UnfenceBroker,
 )
 from core.metadata import MetadataCommand, MetadataState, merged_overrides
+from core.metadata_views import describe_configs, describe_topics, list_topics
 from core.placement import (
     assign_added_partitions,
     assign_replicas,
@@ -108,7 +102,7 @@ from core.reassignment import (
     ongoing_reassignments,
     reassignment_command,
 )
-from core.topic_config import config_to_string, validate_overrides, validate_topic_name
+from core.topic_config import validate_overrides, validate_topic_name
 
 DEFAULT_NUM_PARTITIONS = 1
 DEFAULT_REPLICATION_FACTOR_MAX = 3
@@ -563,50 +557,8 @@ def _preferred_change(
 # --- read-only answers (any coordinator with the committed state may give them) ---------
 
 
-def describe_configs(state: MetadataState, request: DescribeConfigsRequest) -> DescribeConfigsReply:
-    """The effective configs of each named topic, defaults marked."""
-    results = []
-    for name in request.names:
-        topic = state.topics.get(name)
-        if topic is None:
-            results.append(TopicConfigs(name=name, error=UnknownTopicOrPartition.code,
-                                        message=f"topic {name!r} does not exist"))
-            continue
-        overrides = dict(topic.configs)
-        entries = tuple(
-            ConfigEntry(name=key, value=config_to_string(value), is_default=key not in overrides)
-            for key, value in sorted(state.topic_config(name).items()))
-        results.append(TopicConfigs(name=name, entries=entries))
-    return DescribeConfigsReply(results=tuple(results))
-
-
-def list_topics(state: MetadataState, request: ListTopicsRequest) -> ListTopicsReply:
-    """Every topic, sorted by name (internal ones only if asked)."""
-    return ListTopicsReply(topics=tuple(
-        TopicListing(name=t.name, topic_id=t.topic_id, num_partitions=t.num_partitions,
-                     internal=t.internal)
-        for t in sorted(state.topics.values(), key=lambda t: t.name)
-        if request.include_internal or not t.internal))
-
-
-def describe_topics(state: MetadataState, request: DescribeTopicsRequest) -> DescribeTopicsReply:
-    """Partitions, leaders and ISRs of each named topic (() = all) and the brokers."""
-    topics = []
-    for name in request.names or tuple(sorted(state.topics)):
-        topic = state.topics.get(name)
-        if topic is None:
-            topics.append(TopicDescription(name=name, error=UnknownTopicOrPartition.code,
-                                           message=f"topic {name!r} does not exist"))
-            continue
-        topics.append(TopicDescription(name=name, topic_id=topic.topic_id,
-                                       internal=topic.internal,
-                                       partitions=state.topic_partitions(name)))
-    return DescribeTopicsReply(topics=tuple(topics), brokers=state.snapshot().brokers)
-
-
 __all__ = [
     "Controller", "DEFAULT_NUM_PARTITIONS", "DEFAULT_REPLICATION_FACTOR_MAX", "Decision",
     "LEADER_IMBALANCE_CHECK_TICKS", "LEADER_IMBALANCE_PER_BROKER_PERCENTAGE",
-    "PARTITIONS_PER_TOPIC_MAX", "describe_configs", "describe_topics", "elect_leader",
-    "list_topics",
+    "PARTITIONS_PER_TOPIC_MAX", "elect_leader",
 ]

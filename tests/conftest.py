@@ -21,7 +21,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture
-def sim_seeds(request: pytest.FixtureRequest) -> "SeedChooser":
+def sim_seeds(request: pytest.FixtureRequest) -> SeedChooser:
     """Seeds for a simulation test: ``sim_seeds(default_count)`` -> list of seeds."""
     return SeedChooser(request.config.getoption("--sim-seed"),
                        request.config.getoption("--sim-seeds"))

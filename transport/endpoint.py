@@ -24,6 +24,7 @@ import dataclasses
 import heapq
 import itertools
 import logging
+import math
 import os
 import queue
 import threading
@@ -210,8 +211,8 @@ class Endpoint:
         poller.register(self._wake_r, zmq.POLLIN)
         try:
             while True:
-                timeout = (max(0.0, delayed[0][0] - time.monotonic()) * 1000 if delayed
-                           else None)
+                timeout = (max(0, math.ceil((delayed[0][0] - time.monotonic()) * 1000))
+                           if delayed else None)
                 ready = dict(poller.poll(timeout))
                 if self._wake_r in ready:
                     os.read(self._wake_r, 4096)
