@@ -123,6 +123,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
         self.on_replica_update(update, None)
 
     def on_stop(self) -> None:
+        self.checkpoint_high_watermark()
         self.log.close()
 
     @property
