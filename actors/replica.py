@@ -69,6 +69,8 @@ from storage.records import validate_batches
 IDLE_WAKE_TICKS = 100
 HW_CHECKPOINT_TICKS = 500
 RETENTION_CHECK_TICKS = 3_000
+TAIL_CHECK_BYTES = 4 * 1024 * 1024
+"""How much of a log's tail is CRC-checked when its replica starts."""
 
 
 def replica_actor_name(topic: str, partition: int) -> str:
@@ -102,13 +104,21 @@ class ReplicaActor(FollowerMixin, BaseActor):
         self.pending_update: ReplicaUpdate | None = update
 
     def open_log(self, directory: Path) -> PartitionLog:
-        """Open (and recover) the replica's log.  Damage in data it had made durable is set
-        aside — its files kept for inspection — and the replica starts empty: it is out of
-        the ISR after this broker's restart and fetches everything again from the leader, so
+        """Open (and recover) the replica's log, CRC-checking its tail.  A damaged batch in the
+        tail cuts the log there; damage the log's recovery refuses is set aside — its files
+        kept for inspection — and the replica starts empty.  Either way the replica is out of
+        the ISR after this broker's restart and fetches what it lacks from the leader, so
         damaged bytes are neither served nor ever lead."""
         config = log_config_for(self.configs, self.tunables)
         try:
-            return PartitionLog.open(directory, config, wall_clock_ms)
+            log = PartitionLog.open(directory, config, wall_clock_ms)
+            damaged = log.verify_tail(TAIL_CHECK_BYTES)
+            if damaged is not None:
+                self.logger.error("%s-%d: a damaged batch at offset %d in the log's tail; "
+                                  "cutting the log there to fetch the rest from the leader",
+                                  self.record.topic, self.record.partition, damaged)
+                log.truncate_to(damaged)
+            return log
         except LogCorruption as error:
             kept = directory.with_name(f"{directory.name}.corrupt-{wall_clock_ms()}")
             directory.rename(kept)

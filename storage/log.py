@@ -16,12 +16,13 @@ the HW to checkpoint and ``max_offset`` to read); block on anything but its own 
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from core.errors import InvalidRequest, OffsetOutOfRange
+from core.errors import CorruptRecord, InvalidRequest, OffsetOutOfRange
 from storage.checkpoints import (
     HIGH_WATERMARK_CHECKPOINT,
     RECOVERY_POINT_CHECKPOINT,
@@ -32,6 +33,7 @@ from storage.checkpoints import (
 from storage.files import Buffer, Directory, DiskDirectory, LogCorruption
 from storage.records import (
     BatchHeader,
+    check_crc,
     set_base_offset,
     set_partition_leader_epoch,
     validate_batches,
@@ -315,6 +317,30 @@ class PartitionLog:
             if located is not None:
                 return segment.read(located.position, max_bytes, max_offset)
         return memoryview(b"")
+
+    def verify_tail(self, max_bytes: int) -> int | None:
+        """CRC-check every batch in (about) the last ``max_bytes`` of the log, flushed or not;
+        the base offset of the first damaged batch, or None.  Bounded work, so a replica can
+        afford it at every open to catch a damaged tail (bit rot, a bad disk) before serving."""
+        checked = 0
+        found: int | None = None
+        for segment in reversed(self.segments):
+            start = max(0, segment.size - (max_bytes - checked))
+            entry = bisect.bisect_right(segment.offset_index.values, start) - 1
+            position = segment.offset_index.values[entry] if entry >= 0 else 0
+            next_offset = segment.base_offset
+            try:
+                for located in segment.headers_from(position):
+                    next_offset = located.header.base_offset
+                    data = segment.log.pread(located.position, located.header.size)
+                    check_crc(data, 0, located.header)
+                    next_offset = located.header.next_offset
+            except CorruptRecord:
+                found = next_offset
+            checked += segment.size - position
+            if checked >= max_bytes:
+                break
+        return found
 
     def iter_batch_headers(self, from_offset: int) -> Iterator[BatchHeader]:
         """Headers of every batch ending at or after ``from_offset`` (no record decoding)."""

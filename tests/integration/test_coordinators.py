@@ -58,7 +58,9 @@ def test_with_two_of_three_down_changes_fail_with_no_quorum_then_recover(quorum)
     quorum.restart(names[0])
     with admin_for(quorum) as admin:
         admin.create_topic("healed", partitions=1, replication_factor=1)
-        assert admin.list_topics() == ["healed"]
+        # "split" was refused to its client; it may still commit now that a majority is back
+        # (Raft keeps the leader's uncommitted entry), as a timed-out Kafka request may.
+        assert "healed" in admin.list_topics()
 
 
 def test_all_coordinators_restarted_keep_all_metadata(quorum) -> None:
