@@ -41,7 +41,6 @@ from typing import Any
 from client.admin import Admin
 from cluster import Cluster, ClusterError
 from core.errors import ZafkaError
-from storage.files import LogCorruption
 from storage.log import LogConfig, PartitionLog
 from storage.records import decode_batches
 from tests.chaos.checker import (
@@ -188,10 +187,12 @@ def settled(admin: Admin, topic: str) -> bool:
 
 
 def read_all(cluster: Cluster, admin: Admin, topic: str, partitions: int,
-             timeout_s: float = 60.0) -> dict[int, list[tuple[int, bytes]]]:
+             timeout_s: float = 60.0, unreadable: list[str] | None = None,
+             ) -> dict[int, list[tuple[int, bytes]]]:
     """Every (offset, value) below the high watermark of each partition, from its leader,
     once the producers have stopped and every high watermark has reached its log end (a
-    new leader's high watermark may lag the old one's for a moment)."""
+    new leader's high watermark may lag the old one's for a moment).  A partition that
+    cannot be read by the deadline is named in ``unreadable`` (raised if that is None)."""
     deadline = time.monotonic() + timeout_s
     while not settled(admin, topic) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -202,9 +203,12 @@ def read_all(cluster: Cluster, admin: Admin, topic: str, partitions: int,
                 out[partition] = [(o, bytes(v)) for o, v in
                                   read_partition(cluster, admin, topic, partition)]
                 break
-            except ZafkaError:
+            except ZafkaError as error:
                 if time.monotonic() > deadline:
-                    raise
+                    if unreadable is None:
+                        raise
+                    unreadable.append(f"{topic}-{partition}: {type(error).__name__}: {error}")
+                    break
                 time.sleep(0.2)
     return out
 
@@ -212,8 +216,8 @@ def read_all(cluster: Cluster, admin: Admin, topic: str, partitions: int,
 def read_replica_files(cluster: Cluster, topic: str, unreadable: list[str] | None = None,
                        ) -> dict[str, dict[int, list[tuple[int, bytes]]]]:
     """broker -> partition -> (offset, value), read from a copy of each replica's files; a
-    replica whose files do not open (``LogCorruption``) is left out and named in
-    ``unreadable``."""
+    replica whose files do not open or read (``LogCorruption``, ``CorruptRecord``) is left
+    out and named in ``unreadable``."""
     out: dict[str, dict[int, list[tuple[int, bytes]]]] = {}
     with tempfile.TemporaryDirectory(prefix="zafka-replicas-") as scratch:
         for node in cluster.brokers:
@@ -223,14 +227,13 @@ def read_replica_files(cluster: Cluster, topic: str, unreadable: list[str] | Non
                 shutil.copytree(directory, copy)
                 try:
                     log = PartitionLog.open(copy, LogConfig(), lambda: int(time.time() * 1000))
-                except LogCorruption as error:
+                    try:
+                        out[node.name][int(directory.name.rsplit("-", 1)[1])] = read_log(log)
+                    finally:
+                        log.close()
+                except ZafkaError as error:  # LogCorruption on open, CorruptRecord on read
                     if unreadable is not None:
                         unreadable.append(f"{node.name}/{directory.name}: {error}")
-                    continue
-                try:
-                    out[node.name][int(directory.name.rsplit("-", 1)[1])] = read_log(log)
-                finally:
-                    log.close()
     return out
 
 
@@ -263,6 +266,7 @@ class ChaosRun:
         self.admin = Admin(self.path, request_timeout_ms=5_000)
         self.fault_recovery_s: list[float] = []
         self.unhealed_faults = 0
+        self.unreadable_partitions: list[str] = []
 
     def topics(self) -> list[str]:
         internal = self.admin.list_topics(include_internal=True)
@@ -291,7 +295,8 @@ class ChaosRun:
             time.sleep(config.after_heal_s)
             for producer in producers:
                 producer.stop(timeout=60)
-            reads = read_all(self.cluster, self.admin, config.topic, config.partitions)
+            reads = read_all(self.cluster, self.admin, config.topic, config.partitions,
+                             unreadable=self.unreadable_partitions)
             self.drain_group(members)
             for worker in [*members, *samplers]:
                 worker.stop(timeout=30)
@@ -367,10 +372,12 @@ class ChaosRun:
             "not_healed_in_bound": 0 if healed_in_bound else 1,
             "crashed_nodes": len(recovery["crashed_nodes"]),
             "no_progress_after_heal": int(config.producers > 0 and acked_after_heal == 0),
+            "unreadable_partitions": len(self.unreadable_partitions),
         })
         found = violations(results)
         found.update({k: results[k] for k in ("not_healed_in_bound", "crashed_nodes",
-                                                       "no_progress_after_heal")
+                                                       "no_progress_after_heal",
+                                                       "unreadable_partitions")
                       if results[k]})
         summary = {
             "seed": config.seed, "duration_s": config.duration_s,
@@ -384,6 +391,7 @@ class ChaosRun:
                          "max_after_fault_s": round(max(self.fault_recovery_s, default=0), 2),
                          "faults_not_healed_in_bound": self.unhealed_faults},
             "unreadable_replicas": unreadable,
+            "unreadable_partition_errors": self.unreadable_partitions,
             "partitions": [{"partition": p.partition, "leader": p.leader,
                             "isr": list(p.isr), "high_watermark": p.high_watermark}
                            for p in info],
