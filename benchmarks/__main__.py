@@ -126,14 +126,15 @@ def consume_worker(cluster_file: str, topic: str, group: str | None, expected: i
             consumer.assign([TopicPartition(topic, p)
                              for p in sorted(consumer.partitions_for_topic(topic) or ())])
         count = 0
-        began = None
+        first = last = 0.0
         while count < expected:
             records = consumer.poll(timeout_ms=5_000)
             if not records:
                 break
-            began = began or time.perf_counter()
+            last = time.time()
+            first = first or last
             count += len(records)
-        results.put((count, time.perf_counter() - (began or time.perf_counter())))
+        results.put((count, first, last))
 
 
 def consume_runs(cluster: Cluster, topic: str, total: int) -> list[dict[str, Any]]:
@@ -149,8 +150,10 @@ def consume_runs(cluster: Cluster, topic: str, total: int) -> list[dict[str, Any
         outcomes = [results.get(timeout=600) for _ in workers]
         for worker in workers:
             worker.join()
-        count = sum(c for c, _ in outcomes)
-        seconds = max(s for _, s in outcomes)
+        count = sum(c for c, _, _ in outcomes)
+        # from the first record any member received to the last: group start-up excluded
+        seconds = max(last for _, _, last in outcomes) - min(
+            first for _, first, _ in outcomes if first)
         rows.append({"consumers": label, "records": count, "seconds": round(seconds, 3),
                      "records_per_s": round(count / max(seconds, 1e-9))})
         print(f"  consume, {label}: {rows[-1]['records_per_s']:,} records/s", flush=True)
