@@ -56,6 +56,17 @@ def run_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def join_or_assign(consumer: Consumer, topic: str, group: str | None) -> None:
+    """Subscribe as a member of ``group``, or read every partition of ``topic`` alone."""
+    if group:
+        consumer.subscribe([topic])
+        return
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        raise CommandError(f"topic {topic!r} does not exist")
+    consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+
+
 def run_consume(args: argparse.Namespace) -> int:
     if (args.partition is None) != (args.offset is None) and args.offset is not None:
         raise CommandError("--offset needs --partition")
@@ -74,13 +85,8 @@ def run_consume(args: argparse.Namespace) -> int:
                 consumer.seek(tp, args.offset)
             elif args.from_beginning:
                 consumer.seek_to_beginning(tp)
-        elif args.group:
-            consumer.subscribe([args.topic])
         else:
-            partitions = consumer.partitions_for_topic(args.topic)
-            if not partitions:
-                raise CommandError(f"topic {args.topic!r} does not exist")
-            consumer.assign([TopicPartition(args.topic, p) for p in sorted(partitions)])
+            join_or_assign(consumer, args.topic, args.group)
         try:
             for record in consumer:
                 value = record.value.decode(errors="replace") if record.value else ""

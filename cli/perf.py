@@ -18,8 +18,8 @@ import time
 from typing import Any
 
 from cli.common import CommandError, sub_command
-from cli.console import acks_value
-from client import Consumer, Producer, TopicPartition
+from cli.console import acks_value, join_or_assign
+from client import Consumer, Producer
 
 PROGRESS_EVERY_S = 5.0
 
@@ -134,13 +134,7 @@ def run_perf_consume(args: argparse.Namespace) -> int:
         options["group_id"] = args.group
     count = size = 0
     with Consumer(cluster=args.cluster, **options) as consumer:
-        if args.group:
-            consumer.subscribe([args.topic])
-        else:
-            partitions = consumer.partitions_for_topic(args.topic)
-            if not partitions:
-                raise CommandError(f"topic {args.topic!r} does not exist")
-            consumer.assign([TopicPartition(args.topic, p) for p in sorted(partitions)])
+        join_or_assign(consumer, args.topic, args.group)
         began = time.perf_counter()
         while count < args.num_records:
             records = consumer.poll(timeout_ms=args.timeout_ms,
