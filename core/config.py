@@ -19,7 +19,7 @@ class Tunables:
     """One logical tick of every core, delivered by the process ticker."""
 
     # --- raft (coordinators) -----------------------------------------------------------
-    election_ticks: int = 30
+    election_ticks: int = 50
     """Minimum election timeout; the actual one is drawn from [election, 2*election)."""
     heartbeat_ticks: int = 5
     raft_max_entries_per_append: int = 256

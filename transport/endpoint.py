@@ -202,6 +202,9 @@ class Endpoint:
                 os.write(self._wake_w, b"!")
             except BlockingIOError:
                 pass  # the pipe is full of wake-ups already
+            except OSError:
+                if self._running.is_set():
+                    raise  # the pipe is closed only once the endpoint stops
 
     def _run_outbound(self) -> None:
         peers: dict[str, _Peer] = {}
