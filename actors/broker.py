@@ -60,6 +60,9 @@ from core.topic_config import effective_config
 from transport.cluster_file import ClusterFile
 
 REGISTER_RETRY_TICKS = 20
+REPLICA_STARTS_PER_TICK = 5
+"""New replica actors started per tick: a topic of thousands of partitions comes up over a
+few seconds instead of starving every process of CPU at once."""
 
 
 class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
@@ -85,6 +88,8 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
         self.fetching = False
         self.register_at_tick: int | None = None
         self.fetchers: set[str] = set()
+        self.pending_starts: dict[tuple[str, int], PartitionRecord] = {}
+        self.started_this_tick = 0
         self.calls = CallTable()
         self.hosted: dict[tuple[str, int], str] = {}  # (topic, partition) -> actor name
         self.hosted_ids: dict[tuple[str, int], str] = {}  # (topic, partition) -> topic id
@@ -120,6 +125,10 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
     def on_tick(self, tick: Tick) -> None:
         self.now_tick = tick.count
         self.channel.tick(self.now_tick)
+        self.started_this_tick = 0
+        while self.pending_starts and self.started_this_tick < REPLICA_STARTS_PER_TICK:
+            key = next(iter(self.pending_starts))
+            self.start_replica(self.pending_starts.pop(key))
         if self.register_at_tick is not None and self.now_tick >= self.register_at_tick:
             self.register_at_tick = None
             self.register()
@@ -218,15 +227,27 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
 
     def update_replica(self, record: PartitionRecord) -> None:
         key = (record.topic, record.partition)
-        update = self.replica_update(record)
-        self.ensure_fetcher(update)
         if key in self.hosted and self.hosted_ids[key] != record.topic_id:
             self.send(self.runtime.address, self.hosted.pop(key),
                       ReplicaRemove(topic_id=self.hosted_ids.pop(key)))
         name = self.hosted.get(key)
         if name is not None:
+            update = self.replica_update(record)
+            self.ensure_fetcher(update)
             self.send(self.runtime.address, name, update)
             return
+        if record.topic != OFFSETS_TOPIC and (
+                self.pending_starts or self.started_this_tick >= REPLICA_STARTS_PER_TICK):
+            self.pending_starts[key] = record  # started a few per tick (see on_tick)
+            return
+        self.start_replica(record)
+
+    def start_replica(self, record: PartitionRecord) -> None:
+        """Start the replica actor of a partition newly placed on this broker."""
+        key = (record.topic, record.partition)
+        update = self.replica_update(record)
+        self.ensure_fetcher(update)
+        self.started_this_tick += 1
         name = replica_actor_name(record.topic, record.partition)
         directory = self.logs_dir / f"{record.topic}-{record.partition}"
         ref = ReplicaActor.start(self.runtime, name, directory, update)
@@ -236,6 +257,7 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
 
     def remove_replica(self, record: PartitionRecord) -> None:
         key = (record.topic, record.partition)
+        self.pending_starts.pop(key, None)
         name = self.hosted.pop(key, None)
         self.hosted_ids.pop(key, None)
         if name is not None:
@@ -245,7 +267,7 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
         """Delete logs of replicas the first image does not place here (deleted topics)."""
         if not self.logs_dir.exists():
             return
-        wanted = {f"{t}-{p}" for t, p in self.hosted}
+        wanted = {f"{t}-{p}" for t, p in (*self.hosted, *self.pending_starts)}
         for directory in self.logs_dir.iterdir():
             if directory.is_dir() and directory.name not in wanted:
                 self.logger.info("deleting %s: no longer hosted here", directory.name)
@@ -278,7 +300,8 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
     def status_details(self) -> dict[str, Any]:
         return {"broker_epoch": self.broker_epoch, "fenced": self.fenced,
                 "metadata_offset": self.image.offset if self.image else 0,
-                "replicas": len(self.hosted), "calls_in_flight": len(self.calls)}
+                "replicas": len(self.hosted), "replicas_starting": len(self.pending_starts),
+                "calls_in_flight": len(self.calls)}
 
 
 for _type in (BrokerRegistrationReply, BrokerHeartbeatReply, MetadataFetchReply,
