@@ -73,6 +73,7 @@ CONTROLLER_REQUESTS = (
 RAFT_MESSAGES = (RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse,
                  InstallSnapshot, InstallSnapshotResponse)
 METADATA_POLLS_MAX = 1_000
+METADATA_COALESCE_TICKS = 5
 WAITING_REQUESTS_MAX = 10_000
 """Requests whose commands are proposed but not yet applied; beyond it, refuse at once."""
 
@@ -115,6 +116,7 @@ class CoordinatorActor(NodeActor):
         self.controller: Controller | None = None
         self.waiting: dict[int, _Waiting] = {}
         self.polls: list[_Poll] = []
+        self.last_answer_tick: dict[int, int] = {}
         self.now_tick = 0
         self.last_snapshot_index = 0
         self.proposal_timeout_ticks = 4 * self.tunables.election_ticks
@@ -247,20 +249,33 @@ class CoordinatorActor(NodeActor):
             self.reply(envelope, self.not_controller())
             return
         reply = metadata_fetch_reply(self.metadata, request)
-        if reply is not None:
-            self.reply(envelope, reply)
+        if reply is not None and self.may_answer(request.broker_id):
+            self.answer(envelope, request.broker_id, reply)
         elif len(self.polls) >= METADATA_POLLS_MAX:
             self.reply(envelope, MetadataFetchReply(offset=self.metadata.offset))
         else:
             wait = min(request.max_wait_ticks, self.tunables.metadata_fetch_max_wait_ticks)
             self.polls.append(_Poll(envelope, request, self.now_tick + max(wait, 0)))
 
+    def may_answer(self, broker_id: int) -> bool:
+        """At most one image per broker every ``METADATA_COALESCE_TICKS``: a burst of
+        commits (thousands of ISR changes) reaches a broker as a few images, not thousands."""
+        last = self.last_answer_tick.get(broker_id)
+        return last is None or self.now_tick - last >= METADATA_COALESCE_TICKS
+
+    def answer(self, envelope: Envelope, broker_id: int, reply: MetadataFetchReply) -> None:
+        self.last_answer_tick[broker_id] = self.now_tick
+        self.reply(envelope, reply)
+
     def answer_polls(self, *, expired_only: bool) -> None:
         held = []
         for poll in self.polls:
             reply = metadata_fetch_reply(self.metadata, poll.request)
             if reply is not None:
-                self.reply(poll.envelope, reply)
+                if self.may_answer(poll.request.broker_id):
+                    self.answer(poll.envelope, poll.request.broker_id, reply)
+                else:
+                    held.append(poll)  # news, answered once the coalescing window passes
             elif expired_only and poll.deadline_tick <= self.now_tick:
                 self.reply(poll.envelope, MetadataFetchReply(offset=self.metadata.offset))
             else:

@@ -32,7 +32,7 @@ class Tunables:
     metadata_fetch_max_wait_ticks: int = 50
 
     # --- replication -------------------------------------------------------------------
-    replica_lag_time_max_ticks: int = 300
+    replica_lag_time_max_ticks: int = 1_000
     replica_fetch_max_wait_ticks: int = 50
     replica_fetch_max_bytes: int = 8 * 1024 * 1024
     pending_acks_per_partition_max: int = 10_000
