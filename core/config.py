@@ -30,6 +30,9 @@ class Tunables:
     broker_heartbeat_ticks: int = 10
     broker_session_timeout_ticks: int = 100
     metadata_fetch_max_wait_ticks: int = 50
+    controller_retry_ticks: int = 100
+    """How long the controller waits before proposing the same change again: long enough
+    for thousands of proposals to commit, so a burst is never proposed twice."""
 
     # --- replication -------------------------------------------------------------------
     replica_lag_time_max_ticks: int = 1_000

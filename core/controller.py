@@ -206,7 +206,7 @@ class Controller:
         """Commands to propose now: fence silent brokers, elect leaders, complete
         reassignments, rebalance leaders."""
         self.now_tick = now_tick
-        retry = self.tunables.broker_heartbeat_ticks
+        retry = self.tunables.controller_retry_ticks
         self.pending = {k: t for k, t in self.pending.items() if now_tick - t < retry}
         commands: list[MetadataCommand] = []
         for broker_id in self.state.live_broker_ids():

@@ -31,7 +31,8 @@ from core.messages import (
 )
 from core.metadata import MetadataCommand, MetadataState
 
-TUNABLES = Tunables(broker_heartbeat_ticks=2, broker_session_timeout_ticks=10)
+TUNABLES = Tunables(broker_heartbeat_ticks=2, broker_session_timeout_ticks=10,
+                    controller_retry_ticks=2)
 
 
 class Cluster:
