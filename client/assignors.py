@@ -106,29 +106,20 @@ class StickyAssignor(Assignor):
                 if tp in valid and tp not in claimed and tp.topic in subs[member]:
                     result[member].add(tp)
                     claimed.add(tp)
-        self._revoke_above_quota(subs, result, claimed, len(everything))
+        kept = {m: frozenset(parts) for m, parts in result.items()}
         eligible = {tp: sorted(m for m in subs if tp.topic in subs[m]) for tp in everything}
         for tp in sorted(valid - claimed, key=lambda tp: (len(eligible[tp]), tp)):
             target = min(eligible[tp], key=lambda m: (len(result[m]), m))
             result[target].add(tp)
-        self._balance(subs, result)
+        self._balance(subs, result, kept)
         return {m: sorted(parts) for m, parts in result.items()}
 
     @staticmethod
-    def _revoke_above_quota(subs: dict[str, frozenset[str]],
-                            result: dict[str, set[TopicPartition]],
-                            claimed: set[TopicPartition], total: int) -> None:
-        """A member keeps at most ceil(total / members) of what it owned."""
-        if not subs:
-            return
-        quota = -(-total // len(subs))
-        for member in sorted(subs):
-            for tp in sorted(result[member])[quota:]:
-                result[member].discard(tp)
-                claimed.discard(tp)
-
-    @staticmethod
-    def _balance(subs: dict[str, frozenset[str]], result: dict[str, set[TopicPartition]]) -> None:
+    def _balance(subs: dict[str, frozenset[str]], result: dict[str, set[TopicPartition]],
+                 kept: Mapping[str, frozenset[TopicPartition]]) -> None:
+        """Move one partition at a time from the most to the least loaded eligible member
+        while they differ by two or more; a partition the giver owned before this round
+        moves only when it has nothing newer to give."""
         moved = True
         while moved:
             moved = False
@@ -137,10 +128,11 @@ class StickyAssignor(Assignor):
                 for taker in by_load:
                     if len(result[giver]) - len(result[taker]) < 2:
                         break
-                    movable = sorted(tp for tp in result[giver] if tp.topic in subs[taker])
+                    movable = [tp for tp in result[giver] if tp.topic in subs[taker]]
                     if movable:
-                        result[giver].discard(movable[-1])
-                        result[taker].add(movable[-1])
+                        tp = max(movable, key=lambda tp: (tp not in kept[giver], tp))
+                        result[giver].discard(tp)
+                        result[taker].add(tp)
                         moved = True
                         break
                 if moved:

@@ -11,7 +11,7 @@ import collections
 from collections.abc import Mapping
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from client.assignors import (
@@ -161,6 +161,10 @@ def test_sticky_survivors_keep_everything_when_someone_leaves(members, counts, d
 
 
 @given(members=groups, counts=partitions_per_topic, newcomer=st.text("xyz", min_size=1))
+@example(  # members that can take nothing must not shrink the others' share of what they own
+    members={"n": frozenset("d"), "o": frozenset("a"), "p": frozenset("abc"),
+             "mmm": frozenset("d"), "mm": frozenset("bc"), "m": frozenset("abc")},
+    counts={"a": 10, "b": 3, "c": 12}, newcomer="x")
 @settings(max_examples=150, deadline=None)
 def test_cooperative_sticky_never_hands_over_a_partition_its_owner_still_holds(
         members, counts, newcomer):

@@ -85,8 +85,16 @@ def read_records(cluster: Cluster, admin: Admin, topic: str, partition: int = 0,
     return decode_batches(read_raw(cluster, admin, topic, partition))
 
 
-def log_batches(cluster: Cluster, admin: Admin, topic: str) -> list[BatchHeader]:
-    return [header for header, _ in iter_log_batches(read_raw(cluster, admin, topic))]
+def log_batches(cluster: Cluster, admin: Admin, topic: str, records: int = 0,
+                ) -> list[BatchHeader]:
+    """The committed batch headers; with ``records``, waits up to 10 s until that many are
+    committed (below acks=all a record is acknowledged before its followers have it)."""
+    deadline = time.monotonic() + 10
+    while True:
+        headers = [header for header, _ in iter_log_batches(read_raw(cluster, admin, topic))]
+        if sum(h.record_count for h in headers) >= records or time.monotonic() > deadline:
+            return headers
+        time.sleep(0.05)
 
 
 # --- sending and acknowledgements ---------------------------------------------------------
@@ -134,7 +142,7 @@ def test_idempotence_is_on_by_default_and_off_with_weaker_acks(cluster: Cluster,
         p.send(topic, b"x").get(timeout=10)
     with producer(cluster, acks=1) as p:
         p.send(topic, b"y").get(timeout=10)
-    headers = log_batches(cluster, admin, topic)
+    headers = log_batches(cluster, admin, topic, records=2)
     assert headers[0].producer_id >= 0 and headers[0].base_sequence == 0
     assert headers[1].producer_id == -1, "acks=1 left idempotence at its default: off"
     with pytest.raises(ProducerConfigError, match="acks"):
@@ -167,7 +175,7 @@ def test_linger_ms_gathers_records_into_fewer_larger_batches(cluster: Cluster,
         assert not any(f.is_done for f in futures), "nothing is sent before linger_ms"
         [f.get(timeout=10) for f in futures]
         assert p.stats().requests == 1
-    assert len(log_batches(cluster, admin, eager)) == 30
+    assert len(log_batches(cluster, admin, eager, records=30)) == 30
     assert [h.record_count for h in log_batches(cluster, admin, lingering)] == [30]
 
 
