@@ -64,6 +64,7 @@ class BaseActor(pykka.ThreadingActor):
                 return None
             return handler(message.body, message)
         if type(message) is Tick:
+            self.runtime.ticker.handled(self.actor_urn)
             return self.on_tick(message)
         raise UnknownMessage(f"{self.name} cannot handle {type(message).__qualname__}")
 

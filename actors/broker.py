@@ -90,6 +90,7 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
         self.fetchers: set[str] = set()
         self.pending_starts: dict[tuple[str, int], PartitionRecord] = {}
         self.started_this_tick = 0
+        self.start_budget = REPLICA_STARTS_PER_TICK
         self.calls = CallTable()
         self.hosted: dict[tuple[str, int], str] = {}  # (topic, partition) -> actor name
         self.hosted_ids: dict[tuple[str, int], str] = {}  # (topic, partition) -> topic id
@@ -123,10 +124,12 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
         self.fetch_metadata()
 
     def on_tick(self, tick: Tick) -> None:
+        elapsed = max(1, min(tick.count - self.now_tick, 10))  # ticks skipped while busy
         self.now_tick = tick.count
         self.channel.tick(self.now_tick)
         self.started_this_tick = 0
-        while self.pending_starts and self.started_this_tick < REPLICA_STARTS_PER_TICK:
+        self.start_budget = REPLICA_STARTS_PER_TICK * elapsed
+        while self.pending_starts and self.started_this_tick < self.start_budget:
             key = next(iter(self.pending_starts))
             self.start_replica(self.pending_starts.pop(key))
         if self.register_at_tick is not None and self.now_tick >= self.register_at_tick:
@@ -237,7 +240,7 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
             self.send(self.runtime.address, name, update)
             return
         if record.topic != OFFSETS_TOPIC and (
-                self.pending_starts or self.started_this_tick >= REPLICA_STARTS_PER_TICK):
+                self.pending_starts or self.started_this_tick >= self.start_budget):
             self.pending_starts[key] = record  # started a few per tick (see on_tick)
             return
         self.start_replica(record)

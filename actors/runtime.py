@@ -26,10 +26,16 @@ from transport.remote import Postbox, RemoteRef
 
 log = logging.getLogger(__name__)
 
+STOP_TIMEOUT_S = 10.0  # how long stop() waits for the actors of a runtime, all together
+
 
 class Ticker:
     """One thread per process that tells ``Tick`` to actors: every ``tick_ms`` to those
-    subscribed, and once at the due tick to those that asked for a wake-up (``wake_at``)."""
+    subscribed, and once at the due tick to those that asked for a wake-up (``wake_at``).
+
+    A subscriber still busy with its last tick is not told another (it reports ``handled``
+    when it takes one): an actor whose tick work outgrows ``tick_ms`` then ticks less
+    often, rather than filling its mailbox with ticks that bury every request behind them."""
 
     def __init__(self, tick_ms: int) -> None:
         self.tick_ms = tick_ms
@@ -37,6 +43,7 @@ class Ticker:
         self._subscribers: dict[str, pykka.ActorRef[Any]] = {}
         self._timers: list[tuple[int, int, str, pykka.ActorRef[Any]]] = []
         self._due: dict[str, int] = {}
+        self._unhandled: set[str] = set()  # urns of subscribers told a tick not taken yet
         self._sequence = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -48,8 +55,15 @@ class Ticker:
 
     def unsubscribe(self, name: str) -> None:
         with self._lock:
-            self._subscribers.pop(name, None)
+            ref = self._subscribers.pop(name, None)
             self._due.pop(name, None)
+            if ref is not None:
+                self._unhandled.discard(ref.actor_urn)
+
+    def handled(self, actor_urn: str) -> None:
+        """The actor ``actor_urn`` took its tick off its mailbox: it may be told the next."""
+        with self._lock:
+            self._unhandled.discard(actor_urn)
 
     def wake_at(self, name: str, ref: pykka.ActorRef[Any], due_tick: int) -> None:
         """Tell ``Tick`` to ``ref`` once the tick count reaches ``due_tick`` (the earliest of
@@ -88,7 +102,10 @@ class Ticker:
                 next_due = now + period
             self.count += 1
             with self._lock:
-                subscribers = list(self._subscribers.values()) + self._pop_due()
+                ready = [ref for ref in self._subscribers.values()
+                         if ref.actor_urn not in self._unhandled]
+                self._unhandled.update(ref.actor_urn for ref in ready)
+                subscribers = ready + self._pop_due()
             tick = Tick(count=self.count)
             for ref in subscribers:
                 try:
@@ -135,14 +152,34 @@ class NodeRuntime:
         """Stop the ticker, this runtime's actors (not other runtimes' in the process),
         then the sockets."""
         self.ticker.stop()
-        with self._lock:
-            refs, self._actors = list(self._actors.values()), {}
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while True:  # again for actors registered meanwhile (a broker starting replicas)
+            with self._lock:
+                refs, self._actors = list(self._actors.values()), {}
+            if not refs or not self._stop_all(refs, deadline):
+                break
+        self.postbox.stop()
+
+    @staticmethod
+    def _stop_all(refs: list[pykka.ActorRef[Any]], deadline: float) -> bool:
+        """Stop ``refs`` all at once (a broker may host thousands of replica actors); False
+        if some had not stopped by ``deadline``."""
+        stopping = []
         for ref in refs:
             try:
-                ref.stop(timeout=5)
+                stopping.append(ref.stop(block=False))
             except pykka.ActorDeadError:
                 pass
-        self.postbox.stop()
+        for future in stopping:
+            try:
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
+            except pykka.ActorDeadError:
+                pass
+            except pykka.Timeout:
+                log.warning("%d actors had not stopped after %.0f s; stopping anyway",
+                            sum(1 for ref in refs if ref.is_alive()), STOP_TIMEOUT_S)
+                return False
+        return True
 
     # --- registry -----------------------------------------------------------------------
 

@@ -140,6 +140,7 @@ class ConsumerActor(CallsMixin, ClientActor):
             except (ZafkaError, ValueError) as error:
                 self.fail(message, error)
         elif type(message) is Tick:
+            self.runtime.ticker.handled(self.actor_urn)
             self.on_tick(message)
             return None
         else:

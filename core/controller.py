@@ -177,6 +177,8 @@ class Controller:
         self.now_tick = now_tick
         self.last_heartbeat_tick: dict[int, int] = {b: now_tick for b in state.brokers}
         self.pending: dict[tuple[Any, ...], int] = {}  # what was proposed, and when
+        self._pending_changes = 0
+        self._last_scan: tuple[int, frozenset[int], int] | None = None
         self.next_imbalance_check_tick = now_tick + LEADER_IMBALANCE_CHECK_TICKS
         self._handlers: dict[type, Callable[[Any], Decision]] = {
             BrokerRegistrationRequest: self.on_broker_registration,
@@ -207,7 +209,10 @@ class Controller:
         reassignments, rebalance leaders."""
         self.now_tick = now_tick
         retry = self.tunables.controller_retry_ticks
-        self.pending = {k: t for k, t in self.pending.items() if now_tick - t < retry}
+        if self.pending:
+            before = len(self.pending)
+            self.pending = {k: t for k, t in self.pending.items() if now_tick - t < retry}
+            self._pending_changes += before != len(self.pending)
         commands: list[MetadataCommand] = []
         for broker_id in self.state.live_broker_ids():
             last = self.last_heartbeat_tick.setdefault(broker_id, now_tick)
@@ -215,17 +220,25 @@ class Controller:
                 epoch = self.state.brokers[broker_id].broker_epoch
                 commands += self._propose(("fence", broker_id), FenceBroker(
                     broker_id=broker_id, broker_epoch=epoch))
-        commands += self._elections(self.state.partitions.values())
-        commands += self._reassignment_completions()
+        if self._scan_key() != self._last_scan:  # a partition scan only after a change
+            commands += self._elections(self.state.partitions.values())
+            commands += self._reassignment_completions()
+            self._last_scan = self._scan_key()
         if now_tick >= self.next_imbalance_check_tick:
             self.next_imbalance_check_tick = now_tick + LEADER_IMBALANCE_CHECK_TICKS
             commands += self._preferred_elections()
         return commands
 
+    def _scan_key(self) -> tuple[int, frozenset[int], int]:
+        """What elections and reassignment completions depend on: the applied metadata, the
+        live brokers, and which changes are still awaiting their commit."""
+        return self.state.offset, frozenset(self.live_brokers()), self._pending_changes
+
     def _propose(self, key: tuple[Any, ...], command: MetadataCommand) -> list[MetadataCommand]:
         if key in self.pending:
             return []
         self.pending[key] = self.now_tick
+        self._pending_changes += 1
         return [command]
 
     def live_brokers(self) -> set[int]:
@@ -239,8 +252,13 @@ class Controller:
     def _elections(self, records: Iterable[PartitionRecord]) -> list[MetadataCommand]:
         live = self.live_brokers()
         commands: list[MetadataCommand] = []
+        unclean: dict[str, bool] = {}
         for record in records:
-            change = elect_leader(record, live, self._unclean_allowed(record.topic))
+            if record.leader in live and all(b in live for b in record.isr):
+                continue  # the common case, decided without the topic's config
+            if record.topic not in unclean:
+                unclean[record.topic] = self._unclean_allowed(record.topic)
+            change = elect_leader(record, live, unclean[record.topic])
             if change is not None:
                 commands += self._propose(("partition", record.topic, record.partition),
                                           _change_leader(record, *change))

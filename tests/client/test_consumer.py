@@ -17,7 +17,7 @@ from client.consumer_commands import Poll, PollResult
 from client.consumer_config import NoOffsetForPartition
 from client.serializers import SerializationError
 from cluster import Cluster
-from core.errors import OffsetOutOfRange, UnknownTopicOrPartition
+from core.errors import ErrorCode, OffsetOutOfRange, UnknownTopicOrPartition
 from core.messages import ProducePartitionData, ProduceRequest
 from storage.records import Record, encode_batch
 
@@ -42,13 +42,20 @@ class Fixture:
 
     def produce(self, topic: str, partition: int, values: list[bytes],
                 key: bytes | None = b"k") -> int:
-        """Append ``values`` as one batch; returns the base offset."""
-        leader = self.admin.describe_topic(topic).partitions[partition].leader
+        """Append ``values`` as one batch; returns the base offset.  Like a client, retries
+        while the leader it was told of does not know it leads (yet, or any more)."""
         batch = encode_batch([Record(key=key, value=v, timestamp_ms=1_000 + i)
                               for i, v in enumerate(values)])
         request = ProduceRequest(acks=-1, timeout_ms=5000, partitions=(ProducePartitionData(
             topic=topic, partition=partition, records=memoryview(bytearray(batch))),))
-        reply = self.cluster.ref(f"broker-{leader}", "broker").ask(request, 10).result()
+        deadline = time.monotonic() + 15
+        while True:
+            leader = self.admin.describe_topic(topic).partitions[partition].leader
+            reply = self.cluster.ref(f"broker-{leader}", "broker").ask(request, 10).result()
+            retriable = (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+            if reply.partitions[0].error not in retriable or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         assert reply.partitions[0].error == 0, reply
         return int(reply.partitions[0].base_offset)
 

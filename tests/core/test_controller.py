@@ -313,3 +313,28 @@ def test_elect_leader_rules() -> None:
     assert elect_leader(record, {2, 3}, False) == (3, (3,))
     assert elect_leader(record, {2}, False) == (-1, (1, 3))
     assert elect_leader(record, {2}, True) == (2, (2,))
+
+
+class CountingPartitions(dict):  # type: ignore[type-arg]
+    """The state's partition table, counting full scans."""
+
+    scans = 0
+
+    def values(self):  # type: ignore[no-untyped-def]
+        CountingPartitions.scans += 1
+        return super().values()
+
+
+def test_idle_ticks_do_not_scan_the_partitions_but_a_change_is_still_seen() -> None:
+    cluster = Cluster(3)
+    cluster.create(partitions=50)
+    cluster.state.partitions = CountingPartitions(cluster.state.partitions)
+    cluster.tick(3, alive=(1, 2, 3))
+    CountingPartitions.scans = 0
+    assert cluster.tick(9, alive=(1, 2, 3)) == []
+    assert CountingPartitions.scans == 0, "nothing changed: no tick looked at the partitions"
+    led_by_3 = {(p.topic, p.partition) for p in cluster.state.partitions.values()
+                if p.leader == 3}
+    cluster.tick(12, alive=(1, 2))  # broker 3 goes silent and is fenced
+    assert all(cluster.partition(*key).leader in (1, 2) for key in led_by_3)
+    assert all(3 not in p.isr for p in cluster.state.partitions.values())
