@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.base import handler_name
-from actors.broker_routing import RoutingMixin
+from actors.broker_routing import DelayedFetch, RoutingMixin
 from actors.broker_services import ServicesMixin
 from actors.channel import ControllerChannel
 from actors.fetcher import FetcherActor, fetcher_name
@@ -94,6 +94,8 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
         self.calls = CallTable()
         self.hosted: dict[tuple[str, int], str] = {}  # (topic, partition) -> actor name
         self.hosted_ids: dict[tuple[str, int], str] = {}  # (topic, partition) -> topic id
+        self.watching: dict[tuple[str, int], dict[int, DelayedFetch]] = {}
+        self.delayed_deadlines: list[tuple[int, int, DelayedFetch]] = []
         self.logs_dir = data_dir / "logs"
         self.producer_ids = (0, 0)
         self.producer_id_waiters: list[Envelope] = []
@@ -127,6 +129,7 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
         elapsed = max(1, min(tick.count - self.now_tick, 10))  # ticks skipped while busy
         self.now_tick = tick.count
         self.channel.tick(self.now_tick)
+        self.expire_delayed_fetches()
         self.started_this_tick = 0
         self.start_budget = REPLICA_STARTS_PER_TICK * elapsed
         while self.pending_starts and self.started_this_tick < self.start_budget:
@@ -304,7 +307,8 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
         return {"broker_epoch": self.broker_epoch, "fenced": self.fenced,
                 "metadata_offset": self.image.offset if self.image else 0,
                 "replicas": len(self.hosted), "replicas_starting": len(self.pending_starts),
-                "calls_in_flight": len(self.calls)}
+                "calls_in_flight": len(self.calls),
+                "fetches_held": sum(not d.done for _, _, d in self.delayed_deadlines)}
 
 
 for _type in (BrokerRegistrationReply, BrokerHeartbeatReply, MetadataFetchReply,

@@ -9,14 +9,20 @@ answered at once: ``UnknownTopicOrPartition`` if the metadata does not know them
 
 Fetches: a single-partition fetch (a follower's, or a consumer's) long-polls at the replica.
 A multi-partition fetch first asks every partition for data at once; if that yields fewer
-than ``min_bytes`` it asks again with the long-poll wait and answers as soon as any
-partition has data (the others keep their first, empty answer).
+than ``min_bytes`` and the fetch may wait, the broker holds it (Kafka's delayed fetch): a
+replica tells its broker whenever what a fetch can read from it changes
+(``ReplicaDataReady``), the broker asks that one partition again, and answers once the
+request has ``min_bytes`` (or an error) — or at ``max_wait_ms`` with what it has.  Waiting
+costs nothing per partition: no call is parked at a replica, whatever the partition count.
 
 Must never: touch a log (the replica actors own them), or block.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,6 +45,7 @@ from core.messages import (
     ProduceRequest,
     ProduceResponse,
     ReplicaCallDone,
+    ReplicaDataReady,
     ReplicaEpochEnd,
     ReplicaFetch,
     ReplicaListOffsets,
@@ -48,10 +55,27 @@ from core.messages import (
 )
 
 
+@dataclasses.dataclass(eq=False, slots=True)
+class DelayedFetch:
+    """A multi-partition fetch held at the broker until it has data or its deadline."""
+
+    envelope: Envelope
+    request: FetchRequest
+    results: list[FetchPartitionResponse]
+    slots: dict[tuple[str, int], int]  # (topic, partition) -> index in the request
+    deadline_tick: int
+    size: int = 0
+    done: bool = False
+
+
 class RoutingMixin:
     """Request fan-out for ``BrokerActor`` (which provides send/reply/runtime/image)."""
 
     calls: CallTable
+    now_tick: int
+    tunables: Any
+    watching: dict[tuple[str, int], dict[int, DelayedFetch]]  # partition -> fetches held
+    delayed_deadlines: list[tuple[int, int, DelayedFetch]]
     image: MetadataImage | None
     runtime: Any
     send: Callable[..., None]
@@ -70,12 +94,9 @@ class RoutingMixin:
     def fan_out(self, envelope: Envelope, parts: Sequence[Any],
                 make_call: Callable[[int, Any], Any],
                 missing: Callable[[Any, ErrorCode], Any],
-                finish: Callable[[Gather], None],
-                done_early: Callable[[Any], bool] | None = None,
-                results: list[Any] | None = None) -> Gather:
+                finish: Callable[[Gather], None]) -> Gather:
         """One call per part to the replica actor hosting it; ``finish`` when all answered."""
-        gather = Gather(envelope, results if results is not None else [None] * len(parts),
-                        len(parts), finish, done_early)
+        gather = Gather(envelope, [None] * len(parts), len(parts), finish)
         if not parts or self.calls.full():
             gather.remaining = 0
             if self.calls.full():
@@ -115,31 +136,75 @@ class RoutingMixin:
     # --- fetch --------------------------------------------------------------------------
 
     def on_fetch_request(self, request: FetchRequest, envelope: Envelope) -> None:
-        def missing(part: Any, error: ErrorCode) -> FetchPartitionResponse:
-            return FetchPartitionResponse(topic=part.topic, partition=part.partition,
-                                          error=error)
-
-        def call(wait_ms: int) -> Callable[[int, Any], ReplicaFetch]:
-            return lambda call_id, part: ReplicaFetch(
-                call_id=call_id, replica_id=request.replica_id, max_wait_ms=wait_ms, data=part)
-
-        def answer(gather: Gather) -> None:
-            self.reply(gather.envelope, FetchResponse(partitions=tuple(gather.results)))
-
         def first_round(gather: Gather) -> None:
             size = sum(len(r.records) for r in gather.results)
             errors = any(r.error != ErrorCode.NONE for r in gather.results)
             if size >= max(1, request.min_bytes) or errors or request.max_wait_ms <= 0:
-                answer(gather)
+                self.answer_fetch(envelope, gather.results)
                 return
-            self.fan_out(envelope, request.partitions, call(request.max_wait_ms), missing,
-                         answer, done_early=_has_data, results=list(gather.results))
+            self.delay_fetch(envelope, request, gather.results)
 
         if len(request.partitions) == 1:
-            self.fan_out(envelope, request.partitions, call(request.max_wait_ms), missing,
-                         answer)
+            self.fan_out(envelope, request.partitions, _fetch_call(request, request.max_wait_ms),
+                         _fetch_missing, lambda g: self.answer_fetch(envelope, g.results))
         else:
-            self.fan_out(envelope, request.partitions, call(0), missing, first_round)
+            self.fan_out(envelope, request.partitions, _fetch_call(request, 0), _fetch_missing,
+                         first_round)
+
+    def answer_fetch(self, envelope: Envelope, results: Sequence[Any]) -> None:
+        self.reply(envelope, FetchResponse(partitions=tuple(results)))
+
+    # --- delayed fetch ------------------------------------------------------------------
+
+    def delay_fetch(self, envelope: Envelope, request: FetchRequest,
+                    results: list[FetchPartitionResponse]) -> None:
+        """Hold a fetch that found too little until a watched partition has data."""
+        wait_ticks = max(1, request.max_wait_ms // self.tunables.tick_ms)
+        delayed = DelayedFetch(
+            envelope, request, list(results),
+            {(p.topic, p.partition): slot for slot, p in enumerate(request.partitions)},
+            self.now_tick + wait_ticks)
+        for key in delayed.slots:
+            self.watching.setdefault(key, {})[id(delayed)] = delayed
+        heapq.heappush(self.delayed_deadlines,
+                       (delayed.deadline_tick, next(_delayed_ids), delayed))
+
+    def on_replica_data_ready(self, message: ReplicaDataReady, envelope: Envelope) -> None:
+        """Ask the partition again for every fetch held on it."""
+        key = (message.topic, message.partition)
+        for delayed in list(self.watching.get(key, {}).values()):
+            slot = delayed.slots[key]
+            part = delayed.request.partitions[slot]
+            self.fan_out(delayed.envelope, (part,), _fetch_call(delayed.request, 0),
+                         _fetch_missing,
+                         lambda g, d=delayed, s=slot: self.fetch_again_done(d, s, g.results[0]))
+
+    def fetch_again_done(self, delayed: DelayedFetch, slot: int,
+                         response: FetchPartitionResponse) -> None:
+        if delayed.done:
+            return
+        delayed.size += len(response.records) - len(delayed.results[slot].records)
+        delayed.results[slot] = response
+        if delayed.size >= max(1, delayed.request.min_bytes) or \
+                response.error != ErrorCode.NONE:
+            self.complete_delayed(delayed)
+
+    def complete_delayed(self, delayed: DelayedFetch) -> None:
+        delayed.done = True
+        for key in delayed.slots:
+            held = self.watching.get(key)
+            if held is not None:
+                held.pop(id(delayed), None)
+                if not held:
+                    del self.watching[key]
+        self.answer_fetch(delayed.envelope, delayed.results)
+
+    def expire_delayed_fetches(self) -> None:
+        """Answer the held fetches whose ``max_wait_ms`` is up (called every tick)."""
+        while self.delayed_deadlines and self.delayed_deadlines[0][0] <= self.now_tick:
+            _, _, delayed = heapq.heappop(self.delayed_deadlines)
+            if not delayed.done:
+                self.complete_delayed(delayed)
 
     # --- offsets and epochs -------------------------------------------------------------
 
@@ -178,8 +243,16 @@ class RoutingMixin:
                       correlation_id=call_id, reply_to="broker")
 
 
-def _has_data(response: Any) -> bool:
-    return bool(len(response.records)) or response.error != ErrorCode.NONE
+_delayed_ids = itertools.count()
 
 
-__all__ = ["RoutingMixin", "replica_actor_name"]
+def _fetch_call(request: FetchRequest, wait_ms: int) -> Callable[[int, Any], ReplicaFetch]:
+    return lambda call_id, part: ReplicaFetch(
+        call_id=call_id, replica_id=request.replica_id, max_wait_ms=wait_ms, data=part)
+
+
+def _fetch_missing(part: Any, error: ErrorCode) -> FetchPartitionResponse:
+    return FetchPartitionResponse(topic=part.topic, partition=part.partition, error=error)
+
+
+__all__ = ["DelayedFetch", "RoutingMixin", "replica_actor_name"]

@@ -2,8 +2,7 @@
 
 Owns: the table of calls in flight from the broker to its replicas.  A ``Gather`` collects
 one response per partition of a request (some answered at once by the broker itself), and
-answers the request when every partition has answered — or earlier, when ``done_early`` says
-a response is enough (a long-poll fetch that found data).  Late responses to an answered
+answers the request when every partition has answered.  Late responses to an answered
 gather are dropped.
 
 Must never: wait; a gather completes only from the responses it is handed.
@@ -29,7 +28,6 @@ class Gather:
     results: list[Any]
     remaining: int
     finish: Callable[[Gather], None]
-    done_early: Callable[[Any], bool] | None = None
     finished: bool = False
 
 
@@ -60,8 +58,7 @@ class CallTable:
             return
         gather.results[slot] = response
         gather.remaining -= 1
-        if gather.remaining <= 0 or (gather.done_early is not None
-                                     and gather.done_early(response)):
+        if gather.remaining <= 0:
             gather.finished = True
             gather.finish(gather)
 

@@ -45,6 +45,7 @@ from core.messages import (
     ProducePartitionResponse,
     ReplicaAlterIsr,
     ReplicaCallDone,
+    ReplicaDataReady,
     ReplicaEpochEnd,
     ReplicaFetch,
     ReplicaListOffsets,
@@ -102,6 +103,8 @@ class ReplicaActor(FollowerMixin, BaseActor):
         self.next_hw_checkpoint_tick = 0
         self.next_retention_tick = RETENTION_CHECK_TICKS
         self.pending_update: ReplicaUpdate | None = update
+        self.fetchable = (False, -1, -1)  # (leads, log end, high watermark) the broker knows
+        self.removed = False
 
     def open_log(self, directory: Path) -> PartitionLog:
         """Open (and recover) the replica's log, CRC-checking its tail.  A damaged batch in the
@@ -131,6 +134,24 @@ class ReplicaActor(FollowerMixin, BaseActor):
         update, self.pending_update = self.pending_update, None
         assert update is not None
         self.on_replica_update(update, None)
+
+    def on_receive(self, message: Any) -> Any:
+        result = super().on_receive(message)
+        self.tell_broker_if_fetchable_changed()
+        return result
+
+    def tell_broker_if_fetchable_changed(self) -> None:
+        """After any message: if the data a fetch could read changed, tell the broker (it
+        holds the long-poll fetches that span many partitions)."""
+        if self.removed:
+            return
+        leader = self.leader
+        fetchable = (leader is not None, self.log.log_end_offset,
+                     leader.high_watermark if leader is not None else -1)
+        if fetchable != self.fetchable:
+            self.fetchable = fetchable
+            self.send(self.runtime.address, "broker", ReplicaDataReady(
+                topic=self.record.topic, partition=self.record.partition))
 
     def on_stop(self) -> None:
         self.checkpoint_high_watermark()
@@ -203,6 +224,8 @@ class ReplicaActor(FollowerMixin, BaseActor):
 
     def on_replica_remove(self, message: ReplicaRemove, envelope: Envelope) -> None:
         self.resign()
+        self.tell_broker_if_fetchable_changed()
+        self.removed = True
         self.log.delete()
         self.logger.info("%s removed from this broker", self.tp)
         self.runtime.unregister(self.name)

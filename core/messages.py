@@ -1266,6 +1266,16 @@ class ReplicaProduce:
 
 
 @message
+class ReplicaDataReady:
+    """A replica tells its broker that what a fetch can read from it changed — records
+    appended, the high watermark moved, leadership gained or lost — so that fetches the
+    broker holds for the partition look again."""
+
+    topic: str
+    partition: int
+
+
+@message
 class ReplicaFetch:
     """One partition's share of a ``FetchRequest``; ``max_wait_ms`` 0 answers at once."""
 
