@@ -67,7 +67,8 @@ from storage.files import LogCorruption
 from storage.log import PartitionLog
 from storage.records import validate_batches
 
-IDLE_WAKE_TICKS = 100
+FLUSH_CHECK_TICKS = 100
+"""How often a replica with unflushed data under a lazy ``flush.ms`` policy checks it."""
 HW_CHECKPOINT_TICKS = 500
 RETENTION_CHECK_TICKS = 3_000
 TAIL_CHECK_BYTES = 4 * 1024 * 1024
@@ -101,6 +102,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
         self.calls: dict[int, tuple[Envelope, Any]] = {}  # held produce / fetch calls
         self.next_key = 0
         self.next_hw_checkpoint_tick = 0
+        self.checkpointed_hw: int | None = None  # what the HW checkpoint file holds
         self.next_retention_tick = RETENTION_CHECK_TICKS
         self.pending_update: ReplicaUpdate | None = update
         self.fetchable = (False, -1, -1)  # (leads, log end, high watermark) the broker knows
@@ -138,7 +140,31 @@ class ReplicaActor(FollowerMixin, BaseActor):
     def on_receive(self, message: Any) -> Any:
         result = super().on_receive(message)
         self.tell_broker_if_fetchable_changed()
+        if not self.removed:
+            self.schedule_wake()
         return result
+
+    def schedule_wake(self) -> None:
+        """After any message: ask for a tick at the earliest thing due — a held request's
+        deadline, an ISR check on a follower that fell behind, an AlterPartition retry, a
+        follower's request timeout, a lazy flush, an HW checkpoint, retention of closed
+        segments.  An idle replica with nothing due is never woken."""
+        now = self.now_tick
+        due: list[int] = []
+        for core in (self.leader, self.follower):
+            when = core.next_tick_due() if core is not None else None
+            if when is not None:
+                due.append(when)
+        log = self.log
+        if not log.config.fsync_before_ack and log.needs_flush and \
+                log.config.flush_ms is not None:
+            due.append(now + FLUSH_CHECK_TICKS)
+        if self.current_hw() != self.checkpointed_hw:
+            due.append(self.next_hw_checkpoint_tick)
+        if log.has_closed_segments:
+            due.append(self.next_retention_tick)
+        if due:
+            self.wake_in(max(1, min(due) - now))
 
     def tell_broker_if_fetchable_changed(self) -> None:
         """After any message: if the data a fetch could read changed, tell the broker (it
@@ -219,8 +245,8 @@ class ReplicaActor(FollowerMixin, BaseActor):
             leader, self.leader = self.leader, None
             self.producers = None
             self.apply(leader.resign())
-            self.log.checkpoint_high_watermark(min(leader.high_watermark,
-                                                   self.log.log_end_offset))
+            self.checkpointed_hw = min(leader.high_watermark, self.log.log_end_offset)
+            self.log.checkpoint_high_watermark(self.checkpointed_hw)
 
     def on_replica_remove(self, message: ReplicaRemove, envelope: Envelope) -> None:
         self.resign()
@@ -262,17 +288,23 @@ class ReplicaActor(FollowerMixin, BaseActor):
             if "compact" in self.log.config.cleanup_policy:
                 self.log.compact(wall_clock_ms())
         self.flush_lazily()
-        self.wake_in(IDLE_WAKE_TICKS if not self.calls else 5)
+
+    def current_hw(self) -> int | None:
+        if self.leader is not None:
+            return self.leader.high_watermark
+        if self.follower is not None:
+            return self.follower.high_watermark
+        return None
 
     def checkpoint_high_watermark(self) -> None:
-        if self.leader is not None:
-            hw = self.leader.high_watermark
-        elif self.follower is not None:
-            hw = self.follower.high_watermark
-        else:
+        hw = self.current_hw()
+        if hw is None:
             return
-        if hw != self.log.high_watermark_checkpoint:
+        if self.checkpointed_hw is None:
+            self.checkpointed_hw = self.log.high_watermark_checkpoint
+        if hw != self.checkpointed_hw:
             self.log.checkpoint_high_watermark(hw)
+            self.checkpointed_hw = hw
 
     def flush_lazily(self) -> None:
         if self.log.config.fsync_before_ack or not self.log.needs_flush:

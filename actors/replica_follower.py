@@ -29,6 +29,11 @@ from core.messages import (
 from core.replication_follower import FollowerRequestKind, FollowerState
 from core.replication_types import TruncationDecision
 
+FETCH_WANT_TIMEOUT_TICKS = 3_000
+"""A fetch handed to the fetcher is sent again only after this long unanswered (a safety
+net: the fetcher itself retries a request the leader did not answer), so an idle follower
+is not woken every fetch wait to hand the same want again."""
+
 
 class FollowerMixin:
     """Follower behaviour of a replica actor (see the module docstring)."""
@@ -59,7 +64,8 @@ class FollowerMixin:
                 high_watermark=self.log.high_watermark_checkpoint,
                 flushed_offset=self.log.recovery_point,
                 fsync_before_ack=self.log.config.fsync_before_ack,
-                request_id_base=max(0, self.broker_epoch) << 32, tunables=self.tunables)
+                request_id_base=max(0, self.broker_epoch) << 32,
+                fetch_timeout_ticks=FETCH_WANT_TIMEOUT_TICKS, tunables=self.tunables)
             self.logger.info("%s follows broker %d in epoch %d", self.tp, record.leader,
                           record.leader_epoch)
         elif self.follower.become_follower(leader_id=record.leader,
@@ -91,7 +97,7 @@ class FollowerMixin:
                     leader_epoch=request.last_fetched_epoch,
                     current_leader_epoch=request.current_leader_epoch),)),
                 correlation_id=request.request_id, reply_to=self.name)
-        self.wake_in(2 * self.tunables.replica_fetch_max_wait_ticks + 2)
+        self.wake_in(follower.timeout_ticks(request.kind) + 1)
 
     def on_fetched_partition(self, message: FetchedPartition, envelope: Envelope) -> None:
         follower = self.follower

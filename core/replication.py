@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
 
 from core.config import DEFAULT, Tunables
 from core.errors import (
@@ -297,11 +298,35 @@ class LeaderState:
             if now_tick - self._pending_isr_sent_tick >= self._alter_retry_ticks:
                 effects.alter_partition = self._propose(self.pending_isr, now_tick)
             return effects
-        lagging = {r for r in self.maximal_isr - {self.leader_id}
-                   if now_tick - self.followers[r].last_caught_up_tick > self._lag_max_ticks}
+        lagging = {r for r in self._behind() if now_tick - self.followers[r].last_caught_up_tick
+                   > self._lag_max_ticks}
         if lagging:
             effects.alter_partition = self._propose(self.isr - lagging, now_tick)
         return effects
+
+    def _behind(self) -> list[int]:
+        """ISR followers short of the leader's log end.  As in Kafka, a follower that has
+        everything is in sync however long ago it fetched: an idle partition never shrinks
+        its ISR (a dead broker leaves it when the controller fences it)."""
+        return [r for r in self.maximal_isr - {self.leader_id}
+                if self.followers[r].log_end_offset < self.log_end_offset]
+
+    def next_tick_due(self) -> int | None:
+        """The earliest tick at which ``tick`` may have work (a deadline, an ISR check or an
+        AlterPartition retry); None while nothing is due until a request comes."""
+        for heap, table in ((self._acks_by_deadline, self._acks),
+                            (self._fetches_by_deadline, self._fetches)):
+            while heap and _stale(heap[0], table):
+                heapq.heappop(heap)  # answered before its deadline
+        due = [heap[0][0] for heap in (self._acks_by_deadline, self._fetches_by_deadline)
+               if heap]
+        if not self.resigned:
+            if self.pending_isr is not None:
+                due.append(self._pending_isr_sent_tick + self._alter_retry_ticks)
+            else:
+                due += [self.followers[r].last_caught_up_tick + self._lag_max_ticks + 1
+                        for r in self._behind()]
+        return min(due, default=None)
 
     def resign(self) -> LeaderEffects:
         """Leave leadership: every held request fails with NotLeaderOrFollower."""
@@ -457,6 +482,11 @@ class LeaderState:
                 effects.completed_fetches.append(
                     FetchCompleted(key=key, error=ErrorCode.NONE, expired=True))
         return effects
+
+
+def _stale(entry: tuple[int, int, Hashable], table: Mapping[Hashable, Any]) -> bool:
+    pending = table.get(entry[2])
+    return pending is None or pending.seq != entry[1]
 
 
 __all__ = ["FollowerProgress", "LeaderState", "check_leader_epoch"]

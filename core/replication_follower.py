@@ -61,12 +61,16 @@ class FollowerState:
                  leader_epoch: int, log_end_offset: int, last_epoch: int, high_watermark: int,
                  flushed_offset: int | None = None, fsync_before_ack: bool = True,
                  retry_backoff_ticks: int = 10, request_id_base: int = 0,
-                 truncate_on_fetch: bool = False, tunables: Tunables = DEFAULT) -> None:
+                 truncate_on_fetch: bool = False, fetch_timeout_ticks: int | None = None,
+                 tunables: Tunables = DEFAULT) -> None:
         """``request_id_base`` must differ between incarnations of the replica (e.g. the
         broker epoch shifted left) so that a reply sent to a previous incarnation can never
         be taken for the answer to a new request.  ``truncate_on_fetch`` skips the
         OffsetForLeaderEpoch round trip on a new epoch and relies on the diverging epoch of
-        the first fetch reply instead (Kafka >= 2.7, KIP-320)."""
+        the first fetch reply instead (Kafka >= 2.7, KIP-320).  ``fetch_timeout_ticks`` is how
+        long a fetch may stay unanswered before it is sent again (by default as long as an
+        OffsetForLeaderEpoch request: two fetch waits); a broker whose fetcher retries lost
+        requests itself sets it long, so that an idle follower is not woken to ask again."""
         assert replica_id != leader_id, "a leader does not follow itself"
         self.topic, self.partition, self.replica_id = topic, partition, replica_id
         self.fsync_before_ack = fsync_before_ack
@@ -75,6 +79,7 @@ class FollowerState:
         self.flushed_offset = log_end_offset if flushed_offset is None else flushed_offset
         self.leader_high_watermark = high_watermark
         self._request_timeout_ticks = 2 * tunables.replica_fetch_max_wait_ticks + 1
+        self._fetch_timeout_ticks = fetch_timeout_ticks or self._request_timeout_ticks
         self._retry_backoff_ticks = retry_backoff_ticks
         self._next_request_id = request_id_base
         self._in_flight: FollowerRequest | None = None
@@ -86,6 +91,22 @@ class FollowerState:
         self.phase = FollowerPhase.TRUNCATING
         self._ask_epoch = last_epoch
         self.become_follower(leader_id=leader_id, leader_epoch=leader_epoch)
+
+    def next_tick_due(self) -> int | None:
+        """The tick at which ``poll`` may have a request to send: when the one in flight
+        times out, or when a back-off ends; None while it waits for its log (an append or a
+        flush, which come with a message of their own)."""
+        if self._awaiting_log or (self.fsync_before_ack
+                                  and self.flushed_offset < self.log_end_offset):
+            return None
+        if self._in_flight is not None:
+            return self._in_flight_since + self.timeout_ticks(self._in_flight.kind)
+        return self._not_before_tick
+
+    def timeout_ticks(self, kind: FollowerRequestKind) -> int:
+        """How long a request of ``kind`` may stay unanswered before it is sent again."""
+        return self._fetch_timeout_ticks if kind is FollowerRequestKind.FETCH \
+            else self._request_timeout_ticks
 
     @property
     def high_watermark(self) -> int:
@@ -111,7 +132,7 @@ class FollowerState:
         if self._awaiting_log or now_tick < self._not_before_tick:
             return None
         if self._in_flight is not None:
-            if now_tick - self._in_flight_since < self._request_timeout_ticks:
+            if now_tick - self._in_flight_since < self.timeout_ticks(self._in_flight.kind):
                 return None
         if self.fsync_before_ack and self.flushed_offset < self.log_end_offset:
             return None

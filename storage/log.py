@@ -244,6 +244,12 @@ class PartitionLog:
     # --- durability ------------------------------------------------------------------------
 
     @property
+    def has_closed_segments(self) -> bool:
+        """Whether retention or compaction could touch anything (they never touch the
+        active segment)."""
+        return len(self.segments) > 1
+
+    @property
     def needs_flush(self) -> bool:
         return self.recovery_point < self.log_end_offset
 

@@ -176,6 +176,31 @@ def test_a_follower_that_keeps_fetching_to_the_end_stays_in_the_isr() -> None:
         assert leader.tick(tick).alter_partition is None
 
 
+def test_a_silent_follower_that_has_everything_stays_in_sync_until_the_log_grows() -> None:
+    leader = make_leader(leo=10, hw=10)
+    fetch(leader, 2, 10, tick=1)
+    fetch(leader, 3, 10, tick=1)
+    assert leader.next_tick_due() is None, "an idle partition needs no timer"
+    assert leader.tick(10 * LAG).alter_partition is None, "as in Kafka: caught up is in sync"
+    append(leader, 11)
+    assert leader.next_tick_due() == 1 + LAG + 1, "behind now: due when its lag runs out"
+    proposal = leader.tick(10 * LAG + 1).alter_partition
+    assert proposal is not None and proposal.new_isr == (1,)
+
+
+def test_the_next_tick_due_covers_ack_deadlines_lag_and_alter_partition_retries() -> None:
+    leader = make_leader()
+    append(leader, 4)
+    leader.add_pending_ack("a", last_offset=4, acks=-1, deadline_tick=500)
+    fetch(leader, 2, 5, tick=3)
+    assert leader.next_tick_due() == LAG + 1, "follower 3 is behind since tick 0"
+    proposal = leader.tick(LAG + 1).alter_partition
+    assert proposal is not None and proposal.new_isr == (1, 2)
+    assert leader.next_tick_due() == LAG + 1 + 5, "the AlterPartition is resent if unanswered"
+    leader.on_metadata(leader_id=1, leader_epoch=5, partition_epoch=11, isr=(1, 2))
+    assert leader.next_tick_due() is None, "acked by the ISR {1, 2}: nothing left to time"
+
+
 def test_isr_expand_is_proposed_when_follower_reaches_hw_and_counts_at_once() -> None:
     leader = make_leader(isr=(1, 2), leo=4, hw=4)
     append(leader, 9)
@@ -544,3 +569,24 @@ def test_timed_out_acks_do_not_accumulate_while_the_hw_is_stuck() -> None:
         leader.add_pending_ack(tick, 0, ACKS_ALL, deadline_tick=tick)
         assert [a.key for a in leader.tick(tick).completed_acks] == [tick]
     assert sum(map(len, leader._acks_by_offset.values())) < 100
+
+
+def test_a_fetch_left_with_a_fetcher_times_out_late_and_the_follower_knows_when() -> None:
+    follower = FollowerState(topic="t", partition=0, replica_id=2, leader_id=1,
+                             leader_epoch=5, log_end_offset=0, last_epoch=-1,
+                             high_watermark=0, fetch_timeout_ticks=1_000, tunables=TUNABLES)
+    request = follower.poll(7)
+    assert request is not None and request.kind is FollowerRequestKind.FETCH
+    assert follower.next_tick_due() == 7 + 1_000, "no wake-up before the long timeout"
+    assert follower.poll(7 + 999) is None
+    again = follower.poll(7 + 1_000)
+    assert again is not None and again.request_id > request.request_id
+
+
+def test_an_epoch_query_keeps_the_short_timeout() -> None:
+    follower = FollowerState(topic="t", partition=0, replica_id=2, leader_id=1,
+                             leader_epoch=5, log_end_offset=4, last_epoch=1,
+                             high_watermark=0, fetch_timeout_ticks=1_000, tunables=TUNABLES)
+    request = follower.poll(0)
+    assert request is not None and request.kind is FollowerRequestKind.OFFSET_FOR_LEADER_EPOCH
+    assert follower.next_tick_due() == 2 * 5 + 1
