@@ -44,6 +44,7 @@ from core.messages import (
     DescribeTopicsRequest,
     ElectLeadersRequest,
     Envelope,
+    FenceBroker,
     InstallSnapshot,
     InstallSnapshotResponse,
     ListPartitionReassignmentsRequest,
@@ -56,7 +57,7 @@ from core.messages import (
     RequestVoteResponse,
     Tick,
 )
-from core.metadata import MetadataState, metadata_fetch_reply
+from core.metadata import MetadataCommand, MetadataState, metadata_fetch_reply
 from core.raft import RaftNode
 from core.raft_types import RaftMessage, Role
 from storage.raft_store import RaftStore
@@ -97,6 +98,13 @@ class _Poll:
     deadline_tick: int
 
 
+@dataclasses.dataclass(frozen=True)
+class PeerLost:
+    """The transport lost its connection to ``address`` (told by the outbound thread)."""
+
+    address: str
+
+
 class CoordinatorActor(NodeActor):
     """A coordinator process's main actor."""
 
@@ -122,6 +130,31 @@ class CoordinatorActor(NodeActor):
         self.proposal_timeout_ticks = 4 * self.tunables.election_ticks
         self.process_ready()
 
+    def on_start(self) -> None:
+        ref = self.actor_ref
+        self.runtime.postbox.peer_lost_listeners.append(lambda address: ref.tell(
+            PeerLost(address)))
+
+    def on_receive(self, message: Any) -> Any:
+        if type(message) is PeerLost:
+            if self.controller is not None:
+                self.propose_controller_commands(
+                    self.controller.on_connection_lost(message.address))
+                self.process_ready()
+            return None
+        return super().on_receive(message)
+
+    def propose_controller_commands(self, commands: list[MetadataCommand]) -> None:
+        assert self.controller is not None
+        for command in commands:
+            if isinstance(command, FenceBroker):
+                silent = self.now_tick - self.controller.last_heartbeat_tick[command.broker_id]
+                self.logger.warning("fencing broker %d (%s)", command.broker_id,
+                                    f"no heartbeat for {silent} ticks"
+                                    if silent > self.tunables.broker_session_timeout_ticks
+                                    else "its connection was lost")
+            self.raft.propose(command)
+
     # --- raft traffic -------------------------------------------------------------------
 
     def on_raft_message(self, message: RaftMessage, envelope: Envelope) -> None:
@@ -132,8 +165,7 @@ class CoordinatorActor(NodeActor):
         self.now_tick = tick.count
         self.raft.tick()
         if self.controller is not None:
-            for command in self.controller.tick(self.now_tick):
-                self.raft.propose(command)
+            self.propose_controller_commands(self.controller.tick(self.now_tick))
         self.expire_waiting()
         self.process_ready()
 

@@ -93,7 +93,8 @@ class ReplicaActor(FollowerMixin, BaseActor):
         self.tunables = runtime.tunables
         self.record = update.record
         self.configs = dict(update.configs)
-        self.log = self.open_log(directory)
+        self.directory = directory
+        self.log: PartitionLog  # opened in on_start, on this actor's thread, not its starter's
         self.leader: LeaderState | None = None
         self.producers: ProducerStateTable | None = None
         self.follower: FollowerState | None = None
@@ -133,6 +134,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
             return PartitionLog.open(directory, config, wall_clock_ms)
 
     def on_start(self) -> None:
+        self.log = self.open_log(self.directory)
         update, self.pending_update = self.pending_update, None
         assert update is not None
         self.on_replica_update(update, None)

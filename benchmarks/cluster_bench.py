@@ -7,8 +7,9 @@
   of a producer that keeps sending (median of runs);
 - idle cost: RSS of every process and CPU seconds per second over an idle interval;
 - scale: a topic of many partitions (1,000 in full mode), RF=3 on 3 brokers — time to create
-  it until every partition has a leader, idle CPU and RSS per broker, and the time until
-  every partition led by a killed broker has a new leader.
+  it until every partition has a leader (and a full ISR), idle CPU and RSS per broker,
+  ``acks=all`` produce throughput of 100-byte records to it beside a 6-partition topic of the
+  same cluster, and the time until every partition led by a killed broker has a new leader.
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ def measure_failover(runs: int) -> dict[str, Any]:
     return {"runs": runs, "median_s": statistics.median(results), "all_s": results}
 
 
-def measure_scale(partitions: int) -> dict[str, Any]:
+def measure_scale(partitions: int, produce_records: int = 200_000) -> dict[str, Any]:
+    from benchmarks.produce_bench import run_once
+
     with tempfile.TemporaryDirectory() as tmp, Cluster(brokers=3, data_dir=tmp) as cluster:
         admin = Admin(str(cluster.cluster_file_path), request_timeout_ms=120_000)
         try:
@@ -119,8 +122,16 @@ def measure_scale(partitions: int) -> dict[str, Any]:
                       for p in admin.describe_topic("wide").partitions):
                 time.sleep(0.1)
             create_s = time.perf_counter() - began
+            while any(len(p.isr) < 3 for p in admin.describe_topic("wide").partitions):
+                time.sleep(0.2)
+            in_sync_s = time.perf_counter() - began
             time.sleep(2.0)
-            idle_after = process_costs(cluster, 5.0)
+            idle_after = process_costs(cluster, 10.0)
+            admin.create_topic("narrow", partitions=6, replication_factor=3)
+            options = {"acks": "all", "linger_ms": 5, "batch_size": 256 * 1024}
+            produce = {name: run_once(cluster.cluster_file_path, name, produce_records,
+                                      options)["records_per_s"]
+                       for name in ("narrow", "wide")}
             victim = "broker-1"
             led = [p.partition for p in admin.describe_topic("wide").partitions if p.leader == 1]
             killed_at = time.perf_counter()
@@ -134,6 +145,9 @@ def measure_scale(partitions: int) -> dict[str, Any]:
         finally:
             admin.close()
     return {"partitions": partitions, "create_until_led_s": create_s,
+            "create_until_full_isr_s": in_sync_s,
+            "produce_records_per_s": {"6_partitions": produce["narrow"],
+                                      f"{partitions}_partitions": produce["wide"]},
             "reelect_after_kill_s": reelect_s, "partitions_moved": len(led),
             "idle_empty_cluster": idle_before, "idle_with_partitions": idle_after}
 
@@ -151,8 +165,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report["scale"] = measure_scale(200 if args.quick else 1000)
     scale = report["scale"]
     print(f"{scale['partitions']} partitions RF=3: created and led in "
-          f"{scale['create_until_led_s']:.1f} s; {scale['partitions_moved']} re-elected "
+          f"{scale['create_until_led_s']:.1f} s (full ISR {scale['create_until_full_isr_s']:.1f}"
+          f" s); {scale['partitions_moved']} re-elected "
           f"{scale['reelect_after_kill_s']:.2f} s after their leader was killed")
+    for name, rate in scale["produce_records_per_s"].items():
+        print(f"  produce acks=all, 100 B records, {name.replace('_', ' ')}: {rate:,} rec/s")
     for name, cost in scale["idle_with_partitions"].items():
         print(f"  idle {name}: {cost['rss_mb']:.0f} MB RSS, {cost['cpu_cores']:.3f} cores")
     if args.json:

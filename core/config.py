@@ -28,7 +28,7 @@ class Tunables:
 
     # --- brokers and the controller ----------------------------------------------------
     broker_heartbeat_ticks: int = 10
-    broker_session_timeout_ticks: int = 100
+    broker_session_timeout_ticks: int = 300
     metadata_fetch_max_wait_ticks: int = 50
     controller_retry_ticks: int = 100
     """How long the controller waits before proposing the same change again: long enough

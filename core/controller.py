@@ -234,6 +234,17 @@ class Controller:
         live brokers, and which changes are still awaiting their commit."""
         return self.state.offset, frozenset(self.live_brokers()), self._pending_changes
 
+    def on_connection_lost(self, address: str) -> list[MetadataCommand]:
+        """The coordinator lost its connection to ``address``: a live broker there has most
+        likely died, so it is fenced now rather than after its session timeout (a broker
+        that is in fact alive is unfenced again by its next heartbeat)."""
+        for broker_id in self.state.live_broker_ids():
+            broker = self.state.brokers[broker_id]
+            if broker.address == address:
+                return self._propose(("fence", broker_id), FenceBroker(
+                    broker_id=broker_id, broker_epoch=broker.broker_epoch))
+        return []
+
     def _propose(self, key: tuple[Any, ...], command: MetadataCommand) -> list[MetadataCommand]:
         if key in self.pending:
             return []

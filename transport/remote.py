@@ -46,6 +46,7 @@ class Postbox:
                                  advertise_host=advertise_host,
                                  queue_messages_max=queue_messages_max)
         self.endpoint.on_peer_lost = self._on_peer_lost
+        self.peer_lost_listeners: list[Callable[[str], None]] = []
         self._local: Callable[[Envelope], None] | None = None
         self._pending: dict[int, Future[Any]] = {}
         self._pending_address: dict[int, str] = {}
@@ -135,11 +136,14 @@ class Postbox:
             future.set_result(result)
 
     def _on_peer_lost(self, address: str) -> None:
-        """Fail at once the asks waiting on a peer whose connection dropped (outbound thread)."""
+        """Fail at once the asks waiting on a peer whose connection dropped, then tell the
+        ``peer_lost_listeners`` (outbound thread: a listener must only hand it on)."""
         with self._lock:
             lost = [c for c, a in self._pending_address.items() if a == address]
         for correlation_id in lost:
             self._complete(correlation_id, RequestTimedOut(f"connection to {address} lost"))
+        for listener in list(self.peer_lost_listeners):
+            listener(address)
 
     def _run_reaper(self) -> None:
         while True:

@@ -338,3 +338,18 @@ def test_idle_ticks_do_not_scan_the_partitions_but_a_change_is_still_seen() -> N
     cluster.tick(12, alive=(1, 2))  # broker 3 goes silent and is fenced
     assert all(cluster.partition(*key).leader in (1, 2) for key in led_by_3)
     assert all(3 not in p.isr for p in cluster.state.partitions.values())
+
+
+def test_a_lost_connection_fences_the_broker_at_that_address_once() -> None:
+    cluster = Cluster(3)
+    cluster.create(partitions=6)
+    epoch = cluster.state.brokers[2].broker_epoch
+    assert cluster.controller.on_connection_lost("tcp://h:9") == [], "no broker there"
+    assert cluster.controller.on_connection_lost("tcp://h:2") == [
+        FenceBroker(broker_id=2, broker_epoch=epoch)]
+    assert cluster.controller.on_connection_lost("tcp://h:2") == [], "already being fenced"
+    assert cluster.state.apply(FenceBroker(broker_id=2, broker_epoch=epoch)).error == 0
+    cluster.tick(1, alive=(1, 3))
+    assert all(p.leader != 2 and 2 not in p.isr for p in cluster.state.partitions.values())
+    cluster.tick(1, alive=(1, 2, 3))
+    assert not cluster.state.brokers[2].fenced, "alive after all: its heartbeat unfences it"

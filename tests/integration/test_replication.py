@@ -192,3 +192,20 @@ def test_unknown_topic_and_bad_requests_get_clear_errors(three: Cluster, admin: 
         5).result()
     assert reply.partitions[0].error == UnknownTopicOrPartition.code
     assert producer.producer_id == -1
+
+
+def test_a_killed_broker_is_fenced_when_its_connection_drops_not_its_session_timeout(
+        cluster_factory) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import FAST_TUNABLES
+
+    cluster = cluster_factory(brokers=3, coordinators=3, tunables={
+        **FAST_TUNABLES, "broker_session_timeout_ticks": 6_000})  # a one-minute session
+    with Admin(str(cluster.cluster_file_path)) as admin:
+        admin.create_topic("fenced", partitions=6, replication_factor=3)
+        wait_until(lambda: full_isr(admin, "fenced"), what="a full ISR")
+        led = [p.partition for p in admin.describe_topic("fenced").partitions if p.leader == 2]
+        assert led
+        cluster.kill("broker-2")
+        wait_until(lambda: all(p.leader not in (-1, 2) and 2 not in p.isr
+                               for p in admin.describe_topic("fenced").partitions),
+                   timeout=30, what="broker 2 fenced long before its session ran out")
