@@ -43,6 +43,8 @@ from core.messages import (
     Envelope,
     ErrorReply,
     FetcherForget,
+    FetchPartition,
+    FetchPartitionResponse,
     GroupPartitions,
     MetadataFetchReply,
     MetadataFetchRequest,
@@ -96,6 +98,10 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
         self.hosted_ids: dict[tuple[str, int], str] = {}  # (topic, partition) -> topic id
         self.watching: dict[tuple[str, int], dict[int, DelayedFetch]] = {}
         self.delayed_deadlines: list[tuple[int, int, DelayedFetch]] = []
+        self.versions: dict[tuple[str, int], int] = {}
+        self.fetches_answered_here = 0
+        self.empty_fetches: dict[tuple[int, str, int],
+                                 tuple[FetchPartition, int, FetchPartitionResponse]] = {}
         self.logs_dir = data_dir / "logs"
         self.producer_ids = (0, 0)
         self.producer_id_waiters: list[Envelope] = []
@@ -308,7 +314,8 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
                 "metadata_offset": self.image.offset if self.image else 0,
                 "replicas": len(self.hosted), "replicas_starting": len(self.pending_starts),
                 "calls_in_flight": len(self.calls),
-                "fetches_held": sum(not d.done for _, _, d in self.delayed_deadlines)}
+                "fetches_held": sum(not d.done for _, _, d in self.delayed_deadlines),
+                "fetch_partitions_answered_unchanged": self.fetches_answered_here}
 
 
 for _type in (BrokerRegistrationReply, BrokerHeartbeatReply, MetadataFetchReply,

@@ -15,6 +15,13 @@ replica tells its broker whenever what a fetch can read from it changes
 request has ``min_bytes`` (or an error) — or at ``max_wait_ms`` with what it has.  Waiting
 costs nothing per partition: no call is parked at a replica, whatever the partition count.
 
+Idle partitions (the leader side of Kafka's incremental fetch sessions, KIP-227): every
+``ReplicaDataReady`` bumps the partition's version.  A partition of a multi-partition fetch
+that came back empty is remembered with the version it was asked at; the same fetch of the
+same partition at an unchanged version is answered by the broker itself, without a call to
+the replica — nothing it could see or cause has changed.  An idle follower's fetch rounds
+then cost the leader one message per round, not one per partition.
+
 Must never: touch a log (the replica actors own them), or block.
 """
 
@@ -31,6 +38,7 @@ from actors.replica import replica_actor_name
 from core.errors import ErrorCode
 from core.messages import (
     Envelope,
+    FetchPartition,
     FetchPartitionResponse,
     FetchRequest,
     FetchResponse,
@@ -76,6 +84,9 @@ class RoutingMixin:
     tunables: Any
     watching: dict[tuple[str, int], dict[int, DelayedFetch]]  # partition -> fetches held
     delayed_deadlines: list[tuple[int, int, DelayedFetch]]
+    versions: dict[tuple[str, int], int]  # partition -> ReplicaDataReady count
+    fetches_answered_here: int  # partitions of fetches answered without asking the replica
+    empty_fetches: dict[tuple[int, str, int], tuple[FetchPartition, int, FetchPartitionResponse]]
     image: MetadataImage | None
     runtime: Any
     send: Callable[..., None]
@@ -94,8 +105,10 @@ class RoutingMixin:
     def fan_out(self, envelope: Envelope, parts: Sequence[Any],
                 make_call: Callable[[int, Any], Any],
                 missing: Callable[[Any, ErrorCode], Any],
-                finish: Callable[[Gather], None]) -> Gather:
-        """One call per part to the replica actor hosting it; ``finish`` when all answered."""
+                finish: Callable[[Gather], None],
+                answer_here: Callable[[Any], Any] | None = None) -> Gather:
+        """One call per part to the replica actor hosting it (unless ``answer_here`` gives
+        the part's response); ``finish`` when all answered."""
         gather = Gather(envelope, [None] * len(parts), len(parts), finish)
         if not parts or self.calls.full():
             gather.remaining = 0
@@ -107,7 +120,11 @@ class RoutingMixin:
         for slot, part in enumerate(parts):
             name = self.hosted.get((part.topic, part.partition))
             call_id = self.calls.open(gather, slot)
-            if name is None:
+            known = answer_here(part) if answer_here is not None and name is not None \
+                else None
+            if known is not None:
+                self.calls.answer(call_id, known)
+            elif name is None:
                 error = self.missing_error(part.topic, part.partition)
                 self.calls.answer(call_id, missing(part, error))
             else:
@@ -136,7 +153,23 @@ class RoutingMixin:
     # --- fetch --------------------------------------------------------------------------
 
     def on_fetch_request(self, request: FetchRequest, envelope: Envelope) -> None:
+        versions = [self.versions.get((p.topic, p.partition), 0) for p in request.partitions]
+
+        def unchanged(part: FetchPartition) -> FetchPartitionResponse | None:
+            seen = self.empty_fetches.get((request.replica_id, part.topic, part.partition))
+            if seen is None or seen[0] != part or \
+                    seen[1] != self.versions.get((part.topic, part.partition), 0):
+                return None
+            self.fetches_answered_here += 1
+            return seen[2]
+
         def first_round(gather: Gather) -> None:
+            for part, version, result in zip(request.partitions, versions, gather.results,
+                                             strict=True):
+                if result.error == ErrorCode.NONE and not len(result.records) and \
+                        result.diverging_epoch is None:
+                    self.empty_fetches[(request.replica_id, part.topic, part.partition)] = (
+                        part, version, result)
             size = sum(len(r.records) for r in gather.results)
             errors = any(r.error != ErrorCode.NONE for r in gather.results)
             if size >= max(1, request.min_bytes) or errors or request.max_wait_ms <= 0:
@@ -149,7 +182,7 @@ class RoutingMixin:
                          _fetch_missing, lambda g: self.answer_fetch(envelope, g.results))
         else:
             self.fan_out(envelope, request.partitions, _fetch_call(request, 0), _fetch_missing,
-                         first_round)
+                         first_round, answer_here=unchanged)
 
     def answer_fetch(self, envelope: Envelope, results: Sequence[Any]) -> None:
         self.reply(envelope, FetchResponse(partitions=tuple(results)))
@@ -172,10 +205,11 @@ class RoutingMixin:
     def on_replica_data_ready(self, message: ReplicaDataReady, envelope: Envelope) -> None:
         """Ask the partition again for every fetch held on it."""
         key = (message.topic, message.partition)
+        self.versions[key] = self.versions.get(key, 0) + 1
         for delayed in list(self.watching.get(key, {}).values()):
             slot = delayed.slots[key]
             part = delayed.request.partitions[slot]
-            self.fan_out(delayed.envelope, (part,), _fetch_call(delayed.request, 0),
+            self.fan_out(delayed.envelope, (part,), _fetch_call(delayed.request, 0, again=True),
                          _fetch_missing,
                          lambda g, d=delayed, s=slot: self.fetch_again_done(d, s, g.results[0]))
 
@@ -246,9 +280,10 @@ class RoutingMixin:
 _delayed_ids = itertools.count()
 
 
-def _fetch_call(request: FetchRequest, wait_ms: int) -> Callable[[int, Any], ReplicaFetch]:
-    return lambda call_id, part: ReplicaFetch(
-        call_id=call_id, replica_id=request.replica_id, max_wait_ms=wait_ms, data=part)
+def _fetch_call(request: FetchRequest, wait_ms: int,
+                again: bool = False) -> Callable[[int, Any], ReplicaFetch]:
+    return lambda call_id, part: ReplicaFetch(call_id=call_id, replica_id=request.replica_id,
+                                              max_wait_ms=wait_ms, data=part, again=again)
 
 
 def _fetch_missing(part: Any, error: ErrorCode) -> FetchPartitionResponse:

@@ -106,7 +106,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
         self.checkpointed_hw: int | None = None  # what the HW checkpoint file holds
         self.next_retention_tick = RETENTION_CHECK_TICKS
         self.pending_update: ReplicaUpdate | None = update
-        self.fetchable = (False, -1, -1)  # (leads, log end, high watermark) the broker knows
+        self.fetchable: tuple[Any, ...] = ("starting",)  # what the broker was last told
         self.removed = False
 
     def open_log(self, directory: Path) -> PartitionLog:
@@ -169,13 +169,16 @@ class ReplicaActor(FollowerMixin, BaseActor):
             self.wake_in(max(1, min(due) - now))
 
     def tell_broker_if_fetchable_changed(self) -> None:
-        """After any message: if the data a fetch could read changed, tell the broker (it
-        holds the long-poll fetches that span many partitions)."""
+        """After any message: if what a fetch from this leader could see or cause changed
+        (log bounds, flushed offset, HW, ISR, a pending ISR change, leadership), tell the
+        broker: it holds the long-poll fetches that span many partitions, and answers a
+        fetch that nothing could have changed without asking (see ``broker_routing``)."""
         if self.removed:
             return
-        leader = self.leader
-        fetchable = (leader is not None, self.log.log_end_offset,
-                     leader.high_watermark if leader is not None else -1)
+        leader, log = self.leader, self.log
+        fetchable: tuple[Any, ...] = () if leader is None else (
+            leader.leader_epoch, log.log_start_offset, log.log_end_offset, log.recovery_point,
+            leader.high_watermark, leader.isr, leader.pending_isr)
         if fetchable != self.fetchable:
             self.fetchable = fetchable
             self.send(self.runtime.address, "broker", ReplicaDataReady(
@@ -342,7 +345,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
         info = self.log.append_as_leader(data.records, self.leader.leader_epoch)
         for header in info.batches:
             self.producers.on_header_appended(_producer_header(header))
-        effects = self.leader.on_append(info.last_offset)
+        effects = self.leader.on_append(info.last_offset, self.now_tick)
         if self.log.config.fsync_before_ack:
             effects.merge(self.leader.on_leader_flushed(self.log.flush()))
         self.hold_ack(envelope, call, info.first_offset, info.last_offset, effects)
@@ -407,7 +410,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
                                                  fetch_offset=data.fetch_offset,
                                                  deadline_tick=deadline))
 
-    def decide_fetch(self, call: ReplicaFetch) -> Any:
+    def decide_fetch(self, call: ReplicaFetch, *, again: bool = False) -> Any:
         assert self.leader is not None
         data = call.data
         if call.replica_id >= 0:
@@ -415,7 +418,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
                 replica_id=call.replica_id, fetch_offset=data.fetch_offset,
                 last_fetched_epoch=data.last_fetched_epoch,
                 current_leader_epoch=data.current_leader_epoch, now_tick=self.now_tick,
-                history=self.log)
+                history=self.log, record_progress=not (again or call.again))
         return self.leader.on_consumer_fetch(fetch_offset=data.fetch_offset,
                                              current_leader_epoch=data.current_leader_epoch)
 
@@ -485,7 +488,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
                     ErrorCode.NOT_LEADER_OR_FOLLOWER
                 self.done(envelope, call.call_id, error_fetch(call.data, code, self.record))
                 continue
-            decision = self.decide_fetch(call)
+            decision = self.decide_fetch(call, again=True)  # recorded when it first came
             self.done(envelope, call.call_id, read_response(self.log, call.data, decision))
             if not decision.effects.empty:
                 self.apply(decision.effects)

@@ -1277,12 +1277,15 @@ class ReplicaDataReady:
 
 @message
 class ReplicaFetch:
-    """One partition's share of a ``FetchRequest``; ``max_wait_ms`` 0 answers at once."""
+    """One partition's share of a ``FetchRequest``; ``max_wait_ms`` 0 answers at once.
+    ``again``: a fetch the broker held, asked again for data only (the follower's position
+    was recorded when the fetch first came)."""
 
     call_id: int
     replica_id: int
     max_wait_ms: int
     data: FetchPartition
+    again: bool = False
 
 
 @message

@@ -162,10 +162,16 @@ class LeaderState:
                 "before append")
         return None
 
-    def on_append(self, last_offset: int) -> LeaderEffects:
-        """The log appended up to ``last_offset`` (inclusive) in this leader epoch."""
+    def on_append(self, last_offset: int, now_tick: int | None = None) -> LeaderEffects:
+        """The log appended up to ``last_offset`` (inclusive) in this leader epoch.  With
+        ``now_tick``, a follower that had the whole log until now was caught up until now
+        (its broker may skip idle fetches that would only have said so)."""
         assert not self.resigned, "a resigned leader must not append"
         assert last_offset >= self.log_end_offset, "appends move the log end forward"
+        if now_tick is not None:
+            for progress in self.followers.values():
+                if progress.log_end_offset >= self.log_end_offset:
+                    progress.last_caught_up_tick = max(progress.last_caught_up_tick, now_tick)
         self.log_end_offset = last_offset + 1
         effects = self._wake_fetches()
         if not self.fsync_before_ack:
@@ -202,9 +208,12 @@ class LeaderState:
 
     def on_follower_fetch(self, *, replica_id: int, fetch_offset: int, last_fetched_epoch: int,
                           current_leader_epoch: int, now_tick: int,
-                          history: EpochHistory) -> FetchDecision:
+                          history: EpochHistory, record_progress: bool = True) -> FetchDecision:
         """A follower fetch: record its LEO, maybe expand the ISR / advance the HW, and say
-        what to read or where its log diverges (KIP-320)."""
+        what to read or where its log diverges (KIP-320).  ``record_progress=False`` only
+        says what to read: a fetch held by the broker and asked again once data came must
+        not count as the follower being there now — it may have died since (and would be
+        proposed back into the ISR)."""
         error = self._fence(current_leader_epoch)
         if error == ErrorCode.NONE and replica_id not in self.followers:
             error = ErrorCode.NOT_LEADER_OR_FOLLOWER
@@ -214,7 +223,7 @@ class LeaderState:
         if diverging is None and fetch_offset > self.log_end_offset:
             return self._refused(ErrorCode.OFFSET_OUT_OF_RANGE, fetch_offset)
         effects = LeaderEffects()
-        if diverging is None:
+        if diverging is None and record_progress:
             effects = self._update_follower(replica_id, fetch_offset, now_tick)
         return FetchDecision(
             error=ErrorCode.NONE, fetch_offset=fetch_offset, max_offset=self.log_end_offset,

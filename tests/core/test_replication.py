@@ -590,3 +590,17 @@ def test_an_epoch_query_keeps_the_short_timeout() -> None:
     request = follower.poll(0)
     assert request is not None and request.kind is FollowerRequestKind.OFFSET_FOR_LEADER_EPOCH
     assert follower.next_tick_due() == 2 * 5 + 1
+
+
+def test_a_fetch_asked_again_reads_without_counting_the_follower_as_there() -> None:
+    """A held fetch answered later (its follower may have died meanwhile) must not put the
+    follower back into the ISR, or the HW would wait for it until the leader gave up."""
+    leader = make_leader(isr=(1, 3), leo=10, hw=10)
+    decision = leader.on_follower_fetch(
+        replica_id=2, fetch_offset=10, last_fetched_epoch=5, current_leader_epoch=5,
+        now_tick=1, history=history((5, 0), end=10), record_progress=False)
+    assert decision.error == ErrorCode.NONE and decision.max_offset == 10
+    assert decision.effects.alter_partition is None
+    assert leader.maximal_isr == {1, 3}
+    proposal = fetch(leader, 2, 10, tick=2).effects.alter_partition
+    assert proposal is not None and proposal.new_isr == (1, 2, 3), "a fresh fetch does"

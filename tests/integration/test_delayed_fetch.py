@@ -103,3 +103,22 @@ def test_many_waiting_fetches_are_each_answered_once(one: Cluster) -> None:
     replies = [f.result(timeout=20) for f in fetches]
     assert all(values(r) == {5: [b"x"]} for r in replies)
     assert broker_status(one)["fetches_held"] == 0
+
+
+def test_an_unchanged_partition_is_answered_without_asking_its_replica(one: Cluster) -> None:
+    broker = one.ref("broker-1", "broker")
+    ends = ends_now(one)
+
+    def unchanged() -> int:
+        return int(broker_status(one)["fetch_partitions_answered_unchanged"])
+
+    broker.ask(wide_fetch(ends, max_wait_ms=0), 20).result()
+    before = unchanged()
+    assert values(broker.ask(wide_fetch(ends, max_wait_ms=0), 20).result()) == {}
+    assert unchanged() - before == PARTITIONS, "nothing changed: no replica was asked"
+    with Admin(str(one.cluster_file_path)) as admin:
+        RawProducer(one, admin, "wide").send(11, [b"new"])
+    before = unchanged()
+    reply = broker.ask(wide_fetch(ends, max_wait_ms=0), 20).result()
+    assert values(reply) == {11: [b"new"]}
+    assert unchanged() - before == PARTITIONS - 1, "only the partition that changed was asked"
