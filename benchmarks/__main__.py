@@ -309,6 +309,13 @@ def print_summary(report: dict[str, Any]) -> None:
         (f"{report['scale']['partitions']} partitions", f"led in "
          f"{report['scale']['create_until_led_s']:.1f} s; re-elected in "
          f"{report['scale']['reelect_after_kill_s']:.2f} s"),
+        (f"produce to {report['scale']['partitions']} / 6 partitions", " / ".join(
+            f"{rate:,}" for rate in reversed(report['scale']['produce_records_per_s'].values()))
+         + " records/s (acks=all, 100 B)"),
+        ("idle broker CPU with those partitions", ", ".join(
+            f"{cost['cpu_cores']:.2f}" for name, cost in
+            report['scale']['idle_with_partitions'].items() if name.startswith("broker"))
+         + " cores"),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
