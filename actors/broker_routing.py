@@ -172,7 +172,7 @@ class RoutingMixin:
                         part, version, result)
             size = sum(len(r.records) for r in gather.results)
             errors = any(r.error != ErrorCode.NONE for r in gather.results)
-            if size >= max(1, request.min_bytes) or errors or request.max_wait_ms <= 0:
+            if _enough(request, size, errors) or request.max_wait_ms <= 0:
                 self.answer_fetch(envelope, gather.results)
                 return
             self.delay_fetch(envelope, request, gather.results)
@@ -219,8 +219,7 @@ class RoutingMixin:
             return
         delayed.size += len(response.records) - len(delayed.results[slot].records)
         delayed.results[slot] = response
-        if delayed.size >= max(1, delayed.request.min_bytes) or \
-                response.error != ErrorCode.NONE:
+        if _enough(delayed.request, delayed.size, response.error != ErrorCode.NONE):
             self.complete_delayed(delayed)
 
     def complete_delayed(self, delayed: DelayedFetch) -> None:
@@ -284,6 +283,11 @@ def _fetch_call(request: FetchRequest, wait_ms: int,
                 again: bool = False) -> Callable[[int, Any], ReplicaFetch]:
     return lambda call_id, part: ReplicaFetch(call_id=call_id, replica_id=request.replica_id,
                                               max_wait_ms=wait_ms, data=part, again=again)
+
+
+def _enough(request: FetchRequest, size: int, errors: bool) -> bool:
+    """A fetch is answered once it has ``min_bytes`` (at least one byte) or an error."""
+    return size >= max(1, request.min_bytes) or errors
 
 
 def _fetch_missing(part: Any, error: ErrorCode) -> FetchPartitionResponse:

@@ -22,6 +22,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pykka
+
 from actors.base import handler_name
 from actors.node_actor import NodeActor
 from actors.runtime import NodeRuntime
@@ -131,9 +133,17 @@ class CoordinatorActor(NodeActor):
         self.process_ready()
 
     def on_start(self) -> None:
-        ref = self.actor_ref
-        self.runtime.postbox.peer_lost_listeners.append(lambda address: ref.tell(
-            PeerLost(address)))
+        self.runtime.postbox.peer_lost_listeners.append(self.tell_peer_lost)
+
+    def on_stop(self) -> None:
+        self.runtime.postbox.peer_lost_listeners.remove(self.tell_peer_lost)
+
+    def tell_peer_lost(self, address: str) -> None:
+        """Called by the transport's outbound thread: hand the news to this actor."""
+        try:
+            self.actor_ref.tell(PeerLost(address))
+        except pykka.ActorDeadError:
+            pass  # stopping
 
     def on_receive(self, message: Any) -> Any:
         if type(message) is PeerLost:
@@ -148,7 +158,8 @@ class CoordinatorActor(NodeActor):
         assert self.controller is not None
         for command in commands:
             if isinstance(command, FenceBroker):
-                silent = self.now_tick - self.controller.last_heartbeat_tick[command.broker_id]
+                silent = self.now_tick - self.controller.last_heartbeat_tick.get(
+                    command.broker_id, self.now_tick)
                 self.logger.warning("fencing broker %d (%s)", command.broker_id,
                                     f"no heartbeat for {silent} ticks"
                                     if silent > self.tunables.broker_session_timeout_ticks

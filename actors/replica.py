@@ -398,7 +398,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
             self.done(envelope, call.call_id, error_fetch(
                 data, ErrorCode.NOT_LEADER_OR_FOLLOWER, self.record))
             return
-        decision = self.decide_fetch(call)
+        decision = self.decide_fetch(call, again=call.again)
         self.apply(decision.effects)
         if decision.has_data or decision.error != ErrorCode.NONE \
                 or decision.diverging_epoch is not None or call.max_wait_ms <= 0:
@@ -410,7 +410,9 @@ class ReplicaActor(FollowerMixin, BaseActor):
                                                  fetch_offset=data.fetch_offset,
                                                  deadline_tick=deadline))
 
-    def decide_fetch(self, call: ReplicaFetch, *, again: bool = False) -> Any:
+    def decide_fetch(self, call: ReplicaFetch, *, again: bool) -> Any:
+        """What to read for ``call``; ``again``: a fetch held and answered later, whose
+        follower position was recorded when it first came."""
         assert self.leader is not None
         data = call.data
         if call.replica_id >= 0:
@@ -418,7 +420,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
                 replica_id=call.replica_id, fetch_offset=data.fetch_offset,
                 last_fetched_epoch=data.last_fetched_epoch,
                 current_leader_epoch=data.current_leader_epoch, now_tick=self.now_tick,
-                history=self.log, record_progress=not (again or call.again))
+                history=self.log, record_progress=not again)
         return self.leader.on_consumer_fetch(fetch_offset=data.fetch_offset,
                                              current_leader_epoch=data.current_leader_epoch)
 

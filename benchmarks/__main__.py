@@ -70,18 +70,22 @@ def produce_worker(cluster_file: str, topic: str, records: int, size: int, acks:
         results.put((records, time.perf_counter() - began))
 
 
-def produce_run(cluster_file: str, topic: str, records: int, size: int, acks: Any,
-                producers: int) -> dict[str, Any]:
+def run_processes(target: Any, args: tuple[Any, ...], count: int) -> list[Any]:
+    """Run ``target(*args, results)`` in ``count`` processes; what each put on ``results``."""
     results: Any = mp.Queue()
-    per = records // producers
-    workers = [mp.Process(target=produce_worker,
-                          args=(cluster_file, topic, per, size, acks, results))
-               for _ in range(producers)]
+    workers = [mp.Process(target=target, args=(*args, results)) for _ in range(count)]
     for worker in workers:
         worker.start()
     outcomes = [results.get(timeout=600) for _ in workers]
     for worker in workers:
         worker.join()
+    return outcomes
+
+
+def produce_run(cluster_file: str, topic: str, records: int, size: int, acks: Any,
+                producers: int) -> dict[str, Any]:
+    outcomes = run_processes(produce_worker, (cluster_file, topic, records // producers, size,
+                                              acks), producers)
     elapsed = max(seconds for _, seconds in outcomes)
     total = sum(count for count, _ in outcomes)
     return {"records": total, "seconds": round(elapsed, 3),
@@ -140,16 +144,9 @@ def consume_worker(cluster_file: str, topic: str, group: str | None, expected: i
 def consume_runs(cluster: Cluster, topic: str, total: int) -> list[dict[str, Any]]:
     rows = []
     for label, members in (("one consumer", 1), ("group of 3", 3)):
-        results: Any = mp.Queue()
         group = f"bench-{time.time_ns()}" if members > 1 else None
-        workers = [mp.Process(target=consume_worker, args=(
-            str(cluster.cluster_file_path), topic, group, total, results))
-            for _ in range(members)]
-        for worker in workers:
-            worker.start()
-        outcomes = [results.get(timeout=600) for _ in workers]
-        for worker in workers:
-            worker.join()
+        outcomes = run_processes(consume_worker, (str(cluster.cluster_file_path), topic, group,
+                                                  total), members)
         count = sum(c for c, _, _ in outcomes)
         # from the first record any member received to the last: group start-up excluded
         seconds = max(last for _, _, last in outcomes) - min(

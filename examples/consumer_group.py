@@ -30,6 +30,19 @@ def drain(consumers: list[Consumer], seconds: float) -> dict[str, int]:
     return counts
 
 
+def produce(first: int, last: int) -> None:
+    with Producer() as producer:
+        for i in range(first, last):
+            producer.send(TOPIC, f"record-{i}".encode())
+        producer.flush()
+
+
+def show_owners(consumers: list[Consumer]) -> None:
+    for consumer in consumers:
+        print(f"  {consumer.config.client_id} owns "
+              f"{sorted(tp.partition for tp in consumer.assignment())}")
+
+
 def main() -> None:
     group = f"demo-{uuid.uuid4().hex[:6]}"
     with Admin() as admin:
@@ -38,25 +51,16 @@ def main() -> None:
     consumers = [Consumer(TOPIC, group_id=group, client_id=f"consumer-{i}",
                           auto_offset_reset="earliest", session_timeout_ms=6000,
                           heartbeat_interval_ms=500) for i in range(3)]
-    with Producer() as producer:
-        for i in range(600):
-            producer.send(TOPIC, f"record-{i}".encode())
-        producer.flush()
+    produce(0, 600)
     print("first round:", drain(consumers, 8))
-    for consumer in consumers:
-        print(f"  {consumer.config.client_id} owns "
-              f"{sorted(tp.partition for tp in consumer.assignment())}")
+    show_owners(consumers)
     leaving = consumers.pop()
     leaving.close()  # commits its position and leaves the group: a rebalance follows
     print(f"{leaving.config.client_id} left")
-    with Producer() as producer:
-        for i in range(600, 900):
-            producer.send(TOPIC, f"record-{i}".encode())
-        producer.flush()
+    produce(600, 900)
     print("second round:", drain(consumers, 8))
+    show_owners(consumers)
     for consumer in consumers:
-        print(f"  {consumer.config.client_id} owns "
-              f"{sorted(tp.partition for tp in consumer.assignment())}")
         consumer.close()
 
 
