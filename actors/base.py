@@ -19,12 +19,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pykka
-
-from core.errors import ErrorCode
-from core.messages import Envelope, ErrorReply, Tick
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import Envelope, ErrorReply, Tick
 
 if TYPE_CHECKING:
-    from actors.runtime import NodeRuntime
+    from zafka.actors.runtime import NodeRuntime
 
 log = logging.getLogger(__name__)
 

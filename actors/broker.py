@@ -19,19 +19,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from actors.base import handler_name
-from actors.broker_routing import DelayedFetch, RoutingMixin
-from actors.broker_services import ServicesMixin
-from actors.channel import ControllerChannel
-from actors.fetcher import FetcherActor, fetcher_name
-from actors.gather import CallTable
-from actors.group import GroupActor
-from actors.node_actor import NodeActor
-from actors.replica import ReplicaActor, replica_actor_name
-from actors.runtime import NodeRuntime
-from core.errors import ErrorCode
-from core.group_codec import OFFSETS_TOPIC
-from core.messages import (
+from zafka.actors.base import handler_name
+from zafka.actors.broker_routing import DelayedFetch, RoutingMixin
+from zafka.actors.broker_services import ServicesMixin
+from zafka.actors.channel import ControllerChannel
+from zafka.actors.fetcher import FetcherActor, fetcher_name
+from zafka.actors.gather import CallTable
+from zafka.actors.group import GroupActor
+from zafka.actors.node_actor import NodeActor
+from zafka.actors.replica import ReplicaActor, replica_actor_name
+from zafka.actors.runtime import NodeRuntime
+from zafka.core.errors import ErrorCode
+from zafka.core.group_codec import OFFSETS_TOPIC
+from zafka.core.messages import (
     AllocateProducerIdsReply,
     AlterPartitionReply,
     AlterPartitionRequest,
@@ -57,9 +57,9 @@ from core.messages import (
     ReplicaUpdate,
     Tick,
 )
-from core.metadata import replica_changes
-from core.topic_config import effective_config
-from transport.cluster_file import ClusterFile
+from zafka.core.metadata import replica_changes
+from zafka.core.topic_config import effective_config
+from zafka.transport.cluster_file import ClusterFile
 
 REGISTER_RETRY_TICKS = 20
 REPLICA_STARTS_PER_TICK = 5

@@ -33,10 +33,10 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from actors.gather import CallTable, Gather
-from actors.replica import replica_actor_name
-from core.errors import ErrorCode
-from core.messages import (
+from zafka.actors.gather import CallTable, Gather
+from zafka.actors.replica import replica_actor_name
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import (
     Envelope,
     FetchPartition,
     FetchPartitionResponse,
@@ -209,9 +209,11 @@ class RoutingMixin:
         for delayed in list(self.watching.get(key, {}).values()):
             slot = delayed.slots[key]
             part = delayed.request.partitions[slot]
+            def done(gather: Gather, d: DelayedFetch = delayed, s: int = slot) -> None:
+                self.fetch_again_done(d, s, gather.results[0])
+
             self.fan_out(delayed.envelope, (part,), _fetch_call(delayed.request, 0, again=True),
-                         _fetch_missing,
-                         lambda g, d=delayed, s=slot: self.fetch_again_done(d, s, g.results[0]))
+                         _fetch_missing, done)
 
     def fetch_again_done(self, delayed: DelayedFetch, slot: int,
                          response: FetchPartitionResponse) -> None:

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from actors.channel import ControllerChannel
-from core.errors import ErrorCode
-from core.group_codec import OFFSETS_TOPIC, offsets_partition_for
-from core.messages import (
+from zafka.actors.channel import ControllerChannel
+from zafka.core.errors import ErrorCode
+from zafka.core.group_codec import OFFSETS_TOPIC, offsets_partition_for
+from zafka.core.messages import (
     AllocateProducerIdsReply,
     AllocateProducerIdsRequest,
     CreateTopicsRequest,

@@ -16,9 +16,9 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.errors import ErrorCode
-from core.messages import Envelope, ErrorReply, NotControllerReply
-from transport.remote import Postbox
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import Envelope, ErrorReply, NotControllerReply
+from zafka.transport.remote import Postbox
 
 REQUESTS_IN_FLIGHT_MAX = 10_000
 RETRY_BACKOFF_TICKS = 10

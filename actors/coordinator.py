@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pykka
-
-from actors.base import handler_name
-from actors.node_actor import NodeActor
-from actors.runtime import NodeRuntime
-from core.controller import Controller, Decision
-from core.errors import ErrorCode, NotController
-from core.messages import (
+from zafka.actors.base import handler_name
+from zafka.actors.node_actor import NodeActor
+from zafka.actors.runtime import NodeRuntime
+from zafka.core.controller import Controller, Decision
+from zafka.core.errors import ErrorCode, NotController
+from zafka.core.messages import (
     AllocateProducerIdsRequest,
     AlterConfigsRequest,
     AlterPartitionReassignmentsRequest,
@@ -59,12 +58,12 @@ from core.messages import (
     RequestVoteResponse,
     Tick,
 )
-from core.metadata import MetadataCommand, MetadataState, metadata_fetch_reply
-from core.raft import RaftNode
-from core.raft_types import RaftMessage, Role
-from storage.raft_store import RaftStore
-from transport import codec
-from transport.cluster_file import ClusterFile
+from zafka.core.metadata import MetadataCommand, MetadataState, metadata_fetch_reply
+from zafka.core.raft import RaftNode
+from zafka.core.raft_types import RaftMessage, Role
+from zafka.storage.raft_store import RaftStore
+from zafka.transport import codec
+from zafka.transport.cluster_file import ClusterFile
 
 CONTROLLER_REQUESTS = (
     BrokerRegistrationRequest, BrokerHeartbeatRequest, AlterPartitionRequest,
@@ -340,9 +339,9 @@ class CoordinatorActor(NodeActor):
         }
 
 
-for _type in RAFT_MESSAGES:
-    setattr(CoordinatorActor, handler_name(_type), CoordinatorActor.on_raft_message)
-for _type in CONTROLLER_REQUESTS:
-    setattr(CoordinatorActor, handler_name(_type), CoordinatorActor.on_controller_request)
+for _raft_type in RAFT_MESSAGES:
+    setattr(CoordinatorActor, handler_name(_raft_type), CoordinatorActor.on_raft_message)
+for _request_type in CONTROLLER_REQUESTS:
+    setattr(CoordinatorActor, handler_name(_request_type), CoordinatorActor.on_controller_request)
 
 __all__ = ["CONTROLLER_REQUESTS", "CoordinatorActor"]

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.base import BaseActor
-from actors.runtime import NodeRuntime
-from core.errors import ErrorCode
-from core.messages import (
+from zafka.actors.base import BaseActor
+from zafka.actors.runtime import NodeRuntime
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import (
     Envelope,
     ErrorReply,
     FetchedPartition,

@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from core.messages import Envelope
+from zafka.core.messages import Envelope
 
 CALLS_IN_FLIGHT_MAX = 100_000
 

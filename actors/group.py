@@ -17,16 +17,16 @@ from __future__ import annotations
 import os
 import random
 import time
-from typing import Any
+from typing import Any, cast
 
-from actors.base import BaseActor, handler_name
-from actors.replica import replica_actor_name
-from actors.runtime import NodeRuntime
-from core.errors import ErrorCode
-from core.group import GroupCoordinator
-from core.group_codec import OFFSETS_TOPIC
-from core.group_model import GroupEffects, GroupLimits
-from core.messages import (
+from zafka.actors.base import BaseActor, handler_name
+from zafka.actors.replica import replica_actor_name
+from zafka.actors.runtime import NodeRuntime
+from zafka.core.errors import ErrorCode
+from zafka.core.group import GroupCoordinator
+from zafka.core.group_codec import OFFSETS_TOPIC
+from zafka.core.group_model import GroupEffects, GroupLimits
+from zafka.core.messages import (
     DescribeGroupsRequest,
     DescribeGroupsResponse,
     Envelope,
@@ -53,7 +53,7 @@ from core.messages import (
     SyncGroupResponse,
     Tick,
 )
-from storage.records import Record, decode_batches, encode_batch
+from zafka.storage.records import Record, decode_batches, encode_batch
 
 GROUP_REQUESTS = (JoinGroupRequest, SyncGroupRequest, HeartbeatRequest, LeaveGroupRequest,
                   OffsetCommitRequest, OffsetFetchRequest, ListGroupsRequest,
@@ -160,7 +160,7 @@ class GroupActor(BaseActor):
                                          records=memoryview(bytearray(batch)))),
                       reply_to=self.name)
         for reply in effects.replies:
-            self.reply(reply.reply_to, reply.body)
+            self.reply(cast(Envelope, reply.reply_to), reply.body)
 
     def on_replica_call_done(self, message: ReplicaCallDone, envelope: Envelope) -> None:
         append_id = self.appends.pop(message.call_id, None)

@@ -20,8 +20,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from core.config import Tunables
-from transport.cluster_file import ClusterFile
+from zafka.core.config import Tunables
+from zafka.transport.cluster_file import ClusterFile
 
 log = logging.getLogger("zafka.node")
 
@@ -64,8 +64,8 @@ def watch_parent(parent_pid: int, stop: threading.Event) -> None:
 
 def start_main_actor(role: str, runtime: Any, data_dir: Path, cluster: ClusterFile) -> None:
     """Start the role's main actor and register it as ``node`` and as ``<role>``."""
-    from actors.broker import BrokerActor
-    from actors.coordinator import CoordinatorActor
+    from zafka.actors.broker import BrokerActor
+    from zafka.actors.coordinator import CoordinatorActor
 
     actor_class = {"coordinator": CoordinatorActor, "broker": BrokerActor}[role]
     ref = actor_class.start(runtime, role, data_dir, cluster)
@@ -93,7 +93,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from actors.runtime import NodeRuntime
+    from zafka.actors.runtime import NodeRuntime
 
     args = parse_args(argv)
     node = f"{args.role}-{args.node_id}"

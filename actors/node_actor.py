@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from actors.base import BaseActor
-from core.messages import (
+from zafka.actors.base import BaseActor
+from zafka.core.messages import (
     Ack,
     Echo,
     EchoReply,

@@ -22,21 +22,21 @@ Must never: make a replication decision itself, block, or read another replica's
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
-from actors.base import BaseActor
-from actors.replica_follower import FollowerMixin
-from actors.replica_io import (
+from zafka.actors.base import BaseActor
+from zafka.actors.replica_follower import FollowerMixin
+from zafka.actors.replica_io import (
     error_fetch,
     log_config_for,
     min_insync_for,
     read_response,
 )
-from actors.runtime import NodeRuntime
-from core.errors import ErrorCode, ZafkaError
-from core.messages import (
+from zafka.actors.runtime import NodeRuntime
+from zafka.core.errors import ErrorCode, ZafkaError
+from zafka.core.messages import (
     Envelope,
     EpochEndOffset,
     ListOffsetsPartitionResponse,
@@ -58,14 +58,14 @@ from core.messages import (
     ReplicaUpdate,
     Tick,
 )
-from core.producer_state import BatchHeader as ProducerBatch
-from core.producer_state import BatchMetadata, ProducerStateTable
-from core.replication import LeaderState
-from core.replication_follower import FollowerState
-from core.replication_types import ACKS_NONE, LeaderEffects
-from storage.files import LogCorruption
-from storage.log import PartitionLog
-from storage.records import validate_batches
+from zafka.core.producer_state import BatchHeader as ProducerBatch
+from zafka.core.producer_state import BatchMetadata, ProducerStateTable
+from zafka.core.replication import LeaderState
+from zafka.core.replication_follower import FollowerState
+from zafka.core.replication_types import ACKS_NONE, LeaderEffects
+from zafka.storage.files import LogCorruption
+from zafka.storage.log import PartitionLog
+from zafka.storage.records import validate_batches
 
 FLUSH_CHECK_TICKS = 100
 """How often a replica with unflushed data under a lazy ``flush.ms`` policy checks it."""
@@ -100,7 +100,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
         self.follower: FollowerState | None = None
         self.leader_address = ""
         self.broker_epoch = update.broker_epoch
-        self.calls: dict[int, tuple[Envelope, Any]] = {}  # held produce / fetch calls
+        self.calls: dict[Hashable, tuple[Envelope, Any]] = {}  # held produce / fetch calls
         self.next_key = 0
         self.next_hw_checkpoint_tick = 0
         self.checkpointed_hw: int | None = None  # what the HW checkpoint file holds
@@ -334,9 +334,9 @@ class ReplicaActor(FollowerMixin, BaseActor):
         except ZafkaError as error:
             self.done(envelope, call.call_id, self.produce_error(data, error.code, error.message))
             return
-        refused, duplicate = self.check_sequences(headers)
-        if refused is not None:
-            self.done(envelope, call.call_id, refused)
+        sequence_refusal, duplicate = self.check_sequences(headers)
+        if sequence_refusal is not None:
+            self.done(envelope, call.call_id, sequence_refusal)
             return
         if duplicate is not None:  # a retry: answer as for the first attempt, once replicated
             self.hold_ack(envelope, call, duplicate.first_offset, duplicate.last_offset,

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.fetcher import fetcher_name
-from actors.replica_io import fetch_request_for
-from core.errors import ErrorCode
-from core.messages import (
+from zafka.actors.fetcher import fetcher_name
+from zafka.actors.replica_io import fetch_request_for
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import (
     Envelope,
     EpochEndOffset,
     FetchedPartition,
@@ -26,8 +26,8 @@ from core.messages import (
     OffsetForLeaderEpochResponse,
     PartitionRecord,
 )
-from core.replication_follower import FollowerRequestKind, FollowerState
-from core.replication_types import TruncationDecision
+from zafka.core.replication_follower import FollowerRequestKind, FollowerState
+from zafka.core.replication_types import TruncationDecision
 
 FETCH_WANT_TIMEOUT_TICKS = 300
 """A fetch handed to the fetcher is sent again after this long unanswered (3 s, not one fetch
@@ -53,8 +53,13 @@ class FollowerMixin:
     send: Any
     wake_in: Any
     resign: Any
-    now_tick: int  # properties of ReplicaActor
-    tp: str
+    @property
+    def now_tick(self) -> int:  # ReplicaActor's
+        raise NotImplementedError
+
+    @property
+    def tp(self) -> str:  # ReplicaActor's
+        raise NotImplementedError
 
     def follow(self, record: PartitionRecord) -> None:
         self.resign()

@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.config import Tunables
-from core.errors import ErrorCode, ZafkaError
-from core.messages import (
+from zafka.core.config import Tunables
+from zafka.core.errors import ErrorCode, ZafkaError
+from zafka.core.messages import (
     FetchPartition,
     FetchPartitionResponse,
     FetchRequest,
     PartitionRecord,
 )
-from core.replication_follower import FollowerRequest
-from core.topic_config import LONG_MAX, ConfigValue, flush_policy
-from storage.log import LogConfig, PartitionLog
+from zafka.core.replication_follower import FollowerRequest
+from zafka.core.topic_config import LONG_MAX, ConfigValue, flush_policy
+from zafka.storage.log import LogConfig, PartitionLog
 
 
 def log_config_for(configs: Mapping[str, ConfigValue], tunables: Tunables) -> LogConfig:

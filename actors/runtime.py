@@ -17,12 +17,11 @@ import time
 from typing import Any
 
 import pykka
-
-from core.config import Tunables
-from core.errors import ErrorCode
-from core.messages import Envelope, ErrorReply, Tick
-from transport.auth import Credentials
-from transport.remote import Postbox, RemoteRef
+from zafka.core.config import Tunables
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import Envelope, ErrorReply, Tick
+from zafka.transport.auth import Credentials
+from zafka.transport.remote import Postbox, RemoteRef
 
 log = logging.getLogger(__name__)
 

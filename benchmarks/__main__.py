@@ -29,9 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from zafka.client import Admin, Consumer, Producer, TopicPartition
+
 from benchmarks import cluster_bench, transport_bench
-from client import Admin, Consumer, Producer, TopicPartition
-from cluster import Cluster
+from zafka.launcher import Cluster
 
 
 def disk_ceiling_mb_s(directory: Path, total_mb: int) -> float:

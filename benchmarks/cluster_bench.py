@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from client import Admin, Producer
-from cluster import Cluster
+from zafka.client import Admin, Producer
+
+from zafka.launcher import Cluster
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -113,7 +114,7 @@ def measure_failover(runs: int) -> dict[str, Any]:
 def wait_settled(cluster: Cluster, admin: Admin, topic: str) -> float:
     """Wait until every replica runs, the ISR is full and no metadata changed for 3 s;
     return when that began."""
-    from core.messages import StatusRequest
+    from zafka.core.messages import StatusRequest
 
     last: tuple[int, ...] = ()
     since = time.perf_counter()

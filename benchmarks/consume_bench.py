@@ -24,11 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from client.admin import Admin
-from client.consumer import Consumer, TopicPartition
-from cluster import Cluster
-from core.messages import ProducePartitionData, ProduceRequest
-from storage.records import Record, encode_batch
+from zafka.client.admin import Admin
+from zafka.client.consumer import Consumer, TopicPartition
+from zafka.core.messages import ProducePartitionData, ProduceRequest
+from zafka.storage.records import Record, encode_batch
+
+from zafka.launcher import Cluster
 
 VALUE_BYTES = 100
 BATCH_RECORDS = 5_000

@@ -24,9 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from client.admin import Admin
-from client.producer import Producer
-from cluster import Cluster
+from zafka.client.admin import Admin
+from zafka.client.producer import Producer
+
+from zafka.launcher import Cluster
 
 VALUE_BYTES = 100
 

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from storage.log import LogConfig, PartitionLog
-from storage.records import Record, decode_batch, encode_batch, iter_batches
+from zafka.storage.log import LogConfig, PartitionLog
+from zafka.storage.records import Record, decode_batch, encode_batch, iter_batches
 
 RECORDS_PER_BATCH = 1000
 VALUE_BYTES = 100

@@ -20,10 +20,9 @@ import time
 from typing import Any
 
 import zmq
-
-from core.messages import Echo, EchoReply, Envelope
-from transport.auth import Credentials
-from transport.remote import Postbox
+from zafka.core.messages import Echo, EchoReply, Envelope
+from zafka.transport.auth import Credentials
+from zafka.transport.remote import Postbox
 
 WINDOW = 64
 

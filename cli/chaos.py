@@ -6,8 +6,8 @@ Starts 3 coordinators and 3 brokers in a temporary data directory, runs producer
 consumer group while killing, pausing, partitioning and damaging nodes, then heals, drains and
 checks the history; prints the summary (and writes it as JSON with ``--json``).  Exit status
 0 when no violation was found, 1 otherwise.  Ctrl-C (or SIGTERM) ends the fault phase early;
-the heal, the drain and the checks still run.  The harness lives with the test suite
-(``tests/chaos``), so this command runs from a source checkout.
+the heal, the drain and the checks still run.  The harness is ``zafka.chaos``, shipped with
+the package, so this command runs from any install.
 
 Must never: touch a cluster it did not start.
 """
@@ -22,17 +22,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cli.common import CommandError, guarded
+from zafka.chaos.harness import CHAOS_TUNABLES, ChaosConfig, format_summary, run_chaos
+from zafka.chaos.nemesis import DEFAULT_NEMESES, NEMESES
+from zafka.cli.common import CommandError, guarded
+
+from zafka.launcher import Cluster
 
 
 def run_chaos_command(args: argparse.Namespace) -> int:
-    try:
-        from cluster import Cluster
-        from tests.chaos.harness import CHAOS_TUNABLES, ChaosConfig, format_summary, run_chaos
-        from tests.chaos.nemesis import DEFAULT_NEMESES, NEMESES
-    except ImportError as error:
-        raise CommandError(f"the chaos harness needs a source checkout (tests/chaos): "
-                           f"{error}") from None
     nemeses = tuple(args.nemesis or DEFAULT_NEMESES)
     unknown = sorted(set(nemeses) - set(NEMESES))
     if unknown:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.errors import ZafkaError
+from zafka.core.errors import ZafkaError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

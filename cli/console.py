@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from cli.common import (
+from zafka.cli.common import (
     CLI_TIMEOUT_MS,
     CommandError,
     add_json_option,
@@ -19,7 +19,7 @@ from cli.common import (
     print_json,
     sub_command,
 )
-from client import Admin, Consumer, Producer, TopicPartition
+from zafka.client import Admin, Consumer, Producer, TopicPartition
 
 
 def acks_value(text: str) -> int | str:

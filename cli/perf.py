@@ -17,9 +17,9 @@ import threading
 import time
 from typing import Any
 
-from cli.common import CommandError, sub_command
-from cli.console import acks_value, join_or_assign
-from client import Consumer, Producer
+from zafka.cli.common import CommandError, sub_command
+from zafka.cli.console import acks_value, join_or_assign
+from zafka.client import Consumer, Producer
 
 PROGRESS_EVERY_S = 5.0
 

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cli.common import CLI_TIMEOUT_MS, CommandError, add_json_option, print_json, sub_command
-from client.admin import Admin, Plan
-from core.errors import ZafkaError
-from core.messages import OngoingReassignment
+from zafka.cli.common import CLI_TIMEOUT_MS, CommandError, add_json_option, print_json, sub_command
+from zafka.client.admin import Admin, Plan
+from zafka.core.errors import ZafkaError
+from zafka.core.messages import OngoingReassignment
 
 DECOMMISSION_WAIT_S = 300.0
 

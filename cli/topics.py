@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli.common import (
+from zafka.cli.common import (
     CLI_TIMEOUT_MS,
     CommandError,
     add_json_option,
@@ -16,7 +16,7 @@ from cli.common import (
     print_json,
     sub_command,
 )
-from client.admin import Admin
+from zafka.client.admin import Admin
 
 
 def admin_for(args: argparse.Namespace) -> Admin:
@@ -79,10 +79,10 @@ def describe(admin: Admin, args: argparse.Namespace) -> None:
         print_json(report)
         return
     for topic in report:
-        configs = ",".join(f"{k}={v}" for k, v in topic["configs"].items())
+        config_text = ",".join(f"{k}={v}" for k, v in topic["configs"].items())
         print(f"Topic: {topic['topic']}\tTopicId: {topic['topic_id']}\t"
               f"PartitionCount: {topic['partition_count']}\t"
-              f"ReplicationFactor: {topic['replication_factor']}\tConfigs: {configs}")
+              f"ReplicationFactor: {topic['replication_factor']}\tConfigs: {config_text}")
         for p in topic["partitions"]:
             print(f"\tTopic: {topic['topic']}\tPartition: {p['partition']}\t"
                   f"Leader: {p['leader'] if p['leader'] >= 0 else 'none'}\t"

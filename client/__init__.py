@@ -3,18 +3,18 @@
 Built on ``transport``; its long-lived parts are pykka actors wrapped by a blocking facade.
 """
 
-from client.accumulator import BufferExhausted
-from client.admin import Admin, ClientClosed, PartitionInfo, TopicInfo
-from client.consumer import Consumer, OffsetAndMetadata, TopicPartition
-from client.consumer_config import (
+from zafka.client.accumulator import BufferExhausted
+from zafka.client.admin import Admin, ClientClosed, PartitionInfo, TopicInfo
+from zafka.client.consumer import Consumer, OffsetAndMetadata, TopicPartition
+from zafka.client.consumer_config import (
     CommitFailed,
     ConsumerRecord,
     IllegalStateError,
     NoOffsetForPartition,
 )
-from client.futures import FutureRecordMetadata, RecordMetadata
-from client.producer import Producer
-from client.producer_messages import (
+from zafka.client.futures import FutureRecordMetadata, RecordMetadata
+from zafka.client.producer import Producer
+from zafka.client.producer_messages import (
     FlushRecords,
     ProducerRecord,
     RecordsFlushed,

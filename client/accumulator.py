@@ -22,9 +22,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from client.futures import BatchResult, FutureRecordMetadata
-from core.errors import RequestTimedOut
-from storage.records import HEADER_SIZE, Record
+from zafka.client.futures import BatchResult, FutureRecordMetadata
+from zafka.core.errors import RequestTimedOut
+from zafka.storage.records import HEADER_SIZE, Record
 
 RECORD_OVERHEAD_BYTES = 16  # attributes, varints for lengths, deltas and header count
 TopicPartitionKey = tuple[str, int]

@@ -5,7 +5,7 @@ committed the change (or raises the Kafka-named error: ``TopicAlreadyExists``,
 ``InvalidReplicationFactor``, ``InvalidPartitions``, ``UnknownTopicOrPartition``,
 ``InvalidConfig``, ``InvalidTopic``, ``NoQuorum``, ...).
 
-    from client import Admin
+    from zafka.client import Admin
     with Admin("data/cluster.json") as admin:
         admin.create_topic("orders", partitions=3, replication_factor=3)
         admin.alter_configs("orders", {"retention.ms": 60000})
@@ -18,10 +18,16 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from client import admin_groups
-from client.controller import ControllerClient
-from core.errors import ErrorCode, InvalidReplicaAssignment, InvalidRequest, ZafkaError, error_for
-from core.messages import (
+from zafka.client import admin_groups
+from zafka.client.controller import ControllerClient
+from zafka.core.errors import (
+    ErrorCode,
+    InvalidReplicaAssignment,
+    InvalidRequest,
+    ZafkaError,
+    error_for,
+)
+from zafka.core.messages import (
     AlterConfigsRequest,
     AlterPartitionReassignmentsRequest,
     AlterTopicConfigs,
@@ -41,10 +47,10 @@ from core.messages import (
     ReplicaStatusRequest,
     TopicDescription,
 )
-from core.placement import decommission_plan, generate_reassignment
-from core.reassignment import target_replicas
-from transport.cluster_file import ClusterFile, client_bind_url
-from transport.remote import Postbox
+from zafka.core.placement import decommission_plan, generate_reassignment
+from zafka.core.reassignment import target_replicas
+from zafka.transport.cluster_file import ClusterFile, client_bind_url
+from zafka.transport.remote import Postbox
 
 DEFAULT_TIMEOUT_S = 30.0
 REASSIGNMENT_ATTEMPTS = 5

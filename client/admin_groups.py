@@ -12,9 +12,9 @@ import dataclasses
 import time
 from typing import Any
 
-from core.errors import ErrorCode, ZafkaError, error_for
-from core.group_codec import decode_assignment
-from core.messages import (
+from zafka.core.errors import ErrorCode, ZafkaError, error_for
+from zafka.core.group_codec import decode_assignment
+from zafka.core.messages import (
     DescribeGroupsRequest,
     DescribeTopicsRequest,
     FindCoordinatorRequest,
@@ -23,7 +23,7 @@ from core.messages import (
     ListOffsetsRequest,
     OffsetFetchRequest,
 )
-from transport.remote import Postbox
+from zafka.transport.remote import Postbox
 
 COORDINATOR_WAIT_S = 15.0
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
-from core.messages import TopicPartition
+from zafka.core.messages import TopicPartition
 
 Subscriptions = Mapping[str, Iterable[str]]
 Assignment = dict[str, list[TopicPartition]]

@@ -7,7 +7,7 @@ position, buffer and group membership; each method here tells it a command and w
 the answer.  ``consumer.actor_ref`` can be handed to the user's own actors, which tell it the
 commands of ``client.consumer_commands`` without blocking.
 
-    from client import Consumer
+    from zafka.client import Consumer
     with Consumer("orders", cluster="data/cluster.json", group_id="billing",
                   value_deserializer="json", auto_offset_reset="earliest") as consumer:
         for record in consumer:                 # honours consumer_timeout_ms
@@ -33,10 +33,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import pykka
-
-from client.admin import ClientClosed
-from client.consumer_actor import ConsumerActor
-from client.consumer_commands import (
+from zafka.client.admin import ClientClosed
+from zafka.client.consumer_actor import ConsumerActor
+from zafka.client.consumer_commands import (
     Assign,
     Close,
     Commit,
@@ -53,12 +52,12 @@ from client.consumer_commands import (
     Subscribe,
     Unsubscribe,
 )
-from client.consumer_config import ConsumerConfig, ConsumerRecord, PartitionsCallback
-from client.runtime import start_actor, start_runtime
-from core.errors import RequestTimedOut
-from core.group_codec import OffsetAndMetadata
-from core.messages import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, TopicPartition
-from transport.cluster_file import ClusterFile
+from zafka.client.consumer_config import ConsumerConfig, ConsumerRecord, PartitionsCallback
+from zafka.client.runtime import start_actor, start_runtime
+from zafka.core.errors import RequestTimedOut
+from zafka.core.group_codec import OffsetAndMetadata
+from zafka.core.messages import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, TopicPartition
+from zafka.transport.cluster_file import ClusterFile
 
 log = logging.getLogger(__name__)
 

@@ -31,20 +31,20 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from actors.runtime import NodeRuntime
-from client.admin import ClientClosed
-from client.consumer_calls import CallsMixin
-from client.consumer_commands import ConsumerCommand, Poll, PollResult, Position
-from client.consumer_config import ConsumerConfig, IllegalStateError
-from client.consumer_metadata import METADATA_REPLY_MS, ConsumerMetadata
-from client.fetcher import Fetcher
-from client.group_member import GroupMember, MemberState
-from client.runtime import ClientActor
-from client.serializers import SerializationError, resolve_deserializer
-from core.errors import RequestTimedOut, UnknownTopicOrPartition, ZafkaError, error_for
-from core.group_codec import OffsetAndMetadata, Subscription
-from core.messages import Envelope, ErrorReply, Tick, TopicPartition
-from transport.cluster_file import ClusterFile
+from zafka.actors.runtime import NodeRuntime
+from zafka.client.admin import ClientClosed
+from zafka.client.consumer_calls import CallsMixin
+from zafka.client.consumer_commands import ConsumerCommand, Poll, PollResult, Position
+from zafka.client.consumer_config import ConsumerConfig, IllegalStateError
+from zafka.client.consumer_metadata import METADATA_REPLY_MS, ConsumerMetadata
+from zafka.client.fetcher import Fetcher
+from zafka.client.group_member import GroupMember, MemberState
+from zafka.client.runtime import ClientActor
+from zafka.client.serializers import SerializationError, resolve_deserializer
+from zafka.core.errors import RequestTimedOut, UnknownTopicOrPartition, ZafkaError, error_for
+from zafka.core.group_codec import OffsetAndMetadata, Subscription
+from zafka.core.messages import Envelope, ErrorReply, Tick, TopicPartition
+from zafka.transport.cluster_file import ClusterFile
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from client.consumer_commands import (
+from zafka.client.consumer_commands import (
     Assign,
     Close,
     Commit,
@@ -29,13 +29,13 @@ from client.consumer_commands import (
     Subscribe,
     Unsubscribe,
 )
-from client.consumer_config import ConsumerConfig, IllegalStateError
-from client.consumer_metadata import METADATA_REPLY_MS, ConsumerMetadata
-from client.fetcher import Fetcher
-from client.group_member import GroupMember
-from core.errors import ErrorCode, RequestTimedOut, ZafkaError, error_for
-from core.group_codec import OffsetAndMetadata
-from core.messages import (
+from zafka.client.consumer_config import ConsumerConfig, IllegalStateError
+from zafka.client.consumer_metadata import METADATA_REPLY_MS, ConsumerMetadata
+from zafka.client.fetcher import Fetcher
+from zafka.client.group_member import GroupMember
+from zafka.core.errors import ErrorCode, RequestTimedOut, ZafkaError, error_for
+from zafka.core.group_codec import OffsetAndMetadata
+from zafka.core.messages import (
     DescribeTopicsRequest,
     ListOffsetsPartition,
     ListOffsetsRequest,

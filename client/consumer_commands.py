@@ -20,8 +20,8 @@ import dataclasses
 from concurrent.futures import Future
 from typing import Any
 
-from core.group_codec import OffsetAndMetadata
-from core.messages import TopicPartition
+from zafka.core.group_codec import OffsetAndMetadata
+from zafka.core.messages import TopicPartition
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

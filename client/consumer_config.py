@@ -14,8 +14,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from core.errors import OffsetOutOfRange, ZafkaError
-from core.messages import TopicPartition
+from zafka.core.errors import OffsetOutOfRange, ZafkaError
+from zafka.core.messages import TopicPartition
 
 OFFSET_RESET = {"earliest": -2, "smallest": -2, "latest": -1, "largest": -1, "none": None}
 DEFAULT_ASSIGNORS = ("range", "roundrobin")

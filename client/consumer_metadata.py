@@ -12,8 +12,8 @@ block.
 
 from __future__ import annotations
 
-from core.errors import ErrorCode
-from core.messages import DescribeTopicsReply, DescribeTopicsRequest, TopicPartition
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import DescribeTopicsReply, DescribeTopicsRequest, TopicPartition
 
 METADATA_REPLY_MS = 3_000
 """Brokers answer metadata and coordinator look-ups from their image at once: a request

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from core.errors import NoQuorum, RequestTimedOut, ZafkaError
-from core.messages import NotControllerReply
-from transport.remote import Postbox
+from zafka.core.errors import NoQuorum, RequestTimedOut, ZafkaError
+from zafka.core.messages import NotControllerReply
+from zafka.transport.remote import Postbox
 
 ATTEMPT_TIMEOUT_S = 1.0
 BACKOFF_S = 0.05

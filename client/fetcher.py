@@ -23,12 +23,12 @@ import dataclasses
 from collections import deque
 from typing import Any
 
-import storage.records as codec
-from client.consumer_config import ConsumerConfig, ConsumerRecord, NoOffsetForPartition
-from client.consumer_metadata import ConsumerMetadata
-from client.serializers import Deserializer, SerializationError
-from core.errors import ErrorCode, OffsetOutOfRange, ZafkaError, error_for
-from core.messages import (
+import zafka.storage.records as codec
+from zafka.client.consumer_config import ConsumerConfig, ConsumerRecord, NoOffsetForPartition
+from zafka.client.consumer_metadata import ConsumerMetadata
+from zafka.client.serializers import Deserializer, SerializationError
+from zafka.core.errors import ErrorCode, OffsetOutOfRange, ZafkaError, error_for
+from zafka.core.messages import (
     FetchPartition,
     FetchRequest,
     FetchResponse,

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from core.errors import RequestTimedOut
+from zafka.core.errors import RequestTimedOut
 
 log = logging.getLogger(__name__)
 

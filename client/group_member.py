@@ -25,11 +25,11 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
-from client.assignors import assignor_for
-from client.consumer_config import CommitFailed, ConsumerConfig
-from client.consumer_metadata import METADATA_REPLY_MS, ConsumerMetadata
-from core.errors import ErrorCode, RequestTimedOut, ZafkaError, error_for
-from core.group_codec import (
+from zafka.client.assignors import assignor_for
+from zafka.client.consumer_config import CommitFailed, ConsumerConfig
+from zafka.client.consumer_metadata import METADATA_REPLY_MS, ConsumerMetadata
+from zafka.core.errors import ErrorCode, RequestTimedOut, ZafkaError, error_for
+from zafka.core.group_codec import (
     OffsetAndMetadata,
     Subscription,
     decode_assignment,
@@ -37,7 +37,7 @@ from core.group_codec import (
     encode_assignment,
     encode_subscription,
 )
-from core.messages import (
+from zafka.core.messages import (
     FindCoordinatorRequest,
     GroupProtocol,
     HeartbeatRequest,

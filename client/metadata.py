@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from core.errors import ErrorCode
-from core.messages import DescribeTopicsReply, PartitionRecord
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import DescribeTopicsReply, PartitionRecord
 
 NO_LEADER = -1
 

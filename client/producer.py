@@ -2,7 +2,7 @@
 
 Shaped after kafka-python's ``KafkaProducer`` (same option names and behaviour)::
 
-    from client import Producer
+    from zafka.client import Producer
     with Producer("data/cluster.json", value_serializer="json", linger_ms=5) as producer:
         future = producer.send("orders", {"id": 1}, key=b"alice")
         metadata = future.get(timeout=10)   # RecordMetadata(topic, partition, offset, ...)
@@ -45,18 +45,17 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import pykka
-
-from client.accumulator import RecordAccumulator
-from client.admin import ClientClosed
-from client.futures import FutureRecordMetadata
-from client.producer_actor import ProducerActor, ProducerStats
-from client.producer_config import ProducerConfig
-from client.producer_messages import WantTopic
-from client.record_sender import HeadersSpec, RecordSender, TopicNotCached
-from client.runtime import start_actor, start_runtime
-from core.errors import RequestTimedOut
-from core.messages import DescribeTopicsRequest
-from transport.cluster_file import ClusterFile
+from zafka.client.accumulator import RecordAccumulator
+from zafka.client.admin import ClientClosed
+from zafka.client.futures import FutureRecordMetadata
+from zafka.client.producer_actor import ProducerActor, ProducerStats
+from zafka.client.producer_config import ProducerConfig
+from zafka.client.producer_messages import WantTopic
+from zafka.client.record_sender import HeadersSpec, RecordSender, TopicNotCached
+from zafka.client.runtime import start_actor, start_runtime
+from zafka.core.errors import RequestTimedOut
+from zafka.core.messages import DescribeTopicsRequest
+from zafka.transport.cluster_file import ClusterFile
 
 _counter = [0]
 

@@ -26,16 +26,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from client.accumulator import ProducerBatch, RecordAccumulator, record_size
-from client.admin import ClientClosed
-from client.producer_config import ProducerConfig
-from client.producer_messages import FlushRecords, RecordsFlushed, SendRecords, Wake, WantTopic
-from client.producer_metadata import MetadataMixin
-from client.producer_parked import ParkedSends
-from client.record_sender import RecordSender
-from client.runtime import ClientActor
-from core.errors import ErrorCode, ZafkaError, error_for
-from core.messages import (
+from zafka.client.accumulator import ProducerBatch, RecordAccumulator, record_size
+from zafka.client.admin import ClientClosed
+from zafka.client.producer_config import ProducerConfig
+from zafka.client.producer_messages import (
+    FlushRecords,
+    RecordsFlushed,
+    SendRecords,
+    Wake,
+    WantTopic,
+)
+from zafka.client.producer_metadata import MetadataMixin
+from zafka.client.producer_parked import ParkedSends
+from zafka.client.record_sender import RecordSender
+from zafka.client.runtime import ClientActor
+from zafka.core.errors import ErrorCode, ZafkaError, error_for
+from zafka.core.messages import (
     Envelope,
     ErrorReply,
     ProducePartitionData,
@@ -43,8 +49,8 @@ from core.messages import (
     ProduceResponse,
     Tick,
 )
-from storage.records import HEADER_SIZE, encode_batch
-from transport.cluster_file import ClusterFile
+from zafka.storage.records import HEADER_SIZE, encode_batch
+from zafka.transport.cluster_file import ClusterFile
 
 SEQUENCE_MODULO = 2**31
 STALE_REQUEST_S = 1.0  # unanswered this long: check whether the leader moved

@@ -14,8 +14,8 @@ import dataclasses
 import math
 from typing import Any
 
-from client.serializers import SerializerSpec
-from storage.records import COMPRESSION_GZIP, COMPRESSION_NONE
+from zafka.client.serializers import SerializerSpec
+from zafka.storage.records import COMPRESSION_GZIP, COMPRESSION_NONE
 
 ACKS_ALL = -1
 COMPRESSION_CODES = {None: COMPRESSION_NONE, "none": COMPRESSION_NONE, "gzip": COMPRESSION_GZIP}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
-from core.messages import message
+from zafka.core.messages import message
 
 
 @message

@@ -16,9 +16,9 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
-from client.metadata import REFRESH_ERRORS
-from core.errors import ErrorCode, UnknownTopicOrPartition
-from core.messages import (
+from zafka.client.metadata import REFRESH_ERRORS
+from zafka.core.errors import ErrorCode, UnknownTopicOrPartition
+from zafka.core.messages import (
     DescribeTopicsReply,
     DescribeTopicsRequest,
     Envelope,

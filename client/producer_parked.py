@@ -16,12 +16,12 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Any
 
-from client.accumulator import BufferExhausted
-from client.futures import RecordMetadata
-from client.producer_messages import RecordsSent, SendRecords
-from client.record_sender import TopicNotCached
-from client.serializers import SerializationError
-from core.errors import ZafkaError
+from zafka.client.accumulator import BufferExhausted
+from zafka.client.futures import RecordMetadata
+from zafka.client.producer_messages import RecordsSent, SendRecords
+from zafka.client.record_sender import TopicNotCached
+from zafka.client.serializers import SerializationError
+from zafka.core.errors import ZafkaError
 
 PARKED_SENDS_MAX = 10_000
 

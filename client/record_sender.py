@@ -18,17 +18,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pykka
-
-from client.accumulator import RecordAccumulator, record_size
-from client.admin import ClientClosed
-from client.futures import FutureRecordMetadata
-from client.metadata import ClusterMetadata
-from client.partitioner import DefaultPartitioner
-from client.producer_config import ProducerConfig
-from client.producer_messages import Wake
-from client.serializers import SerializationError, resolve_serializer
-from core.errors import RecordTooLarge, UnknownTopicOrPartition
-from storage.records import HEADER_SIZE, Headers, Record
+from zafka.client.accumulator import RecordAccumulator, record_size
+from zafka.client.admin import ClientClosed
+from zafka.client.futures import FutureRecordMetadata
+from zafka.client.metadata import ClusterMetadata
+from zafka.client.partitioner import DefaultPartitioner
+from zafka.client.producer_config import ProducerConfig
+from zafka.client.producer_messages import Wake
+from zafka.client.serializers import SerializationError, resolve_serializer
+from zafka.core.errors import RecordTooLarge, UnknownTopicOrPartition
+from zafka.storage.records import HEADER_SIZE, Headers, Record
 
 HeadersSpec = Iterable[tuple[str, bytes | None]] | Mapping[str, bytes | None] | None
 

@@ -15,11 +15,10 @@ import logging
 from typing import Any
 
 import pykka
-
-from actors.base import BaseActor
-from actors.runtime import NodeRuntime
-from core.config import Tunables
-from transport.cluster_file import ClusterFile, client_bind_url
+from zafka.actors.base import BaseActor
+from zafka.actors.runtime import NodeRuntime
+from zafka.core.config import Tunables
+from zafka.transport.cluster_file import ClusterFile, client_bind_url
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from core.config import DEFAULT, Tunables
-from core.errors import (
+from zafka.core.config import DEFAULT, Tunables
+from zafka.core.errors import (
     InvalidPartitions,
     InvalidRequest,
     LeaderNotAvailable,
@@ -43,7 +43,7 @@ from core.errors import (
     UnknownTopicOrPartition,
     ZafkaError,
 )
-from core.messages import (
+from zafka.core.messages import (
     AllocateProducerIds,
     AllocateProducerIdsReply,
     AllocateProducerIdsRequest,
@@ -88,21 +88,21 @@ from core.messages import (
     TopicResult,
     UnfenceBroker,
 )
-from core.metadata import MetadataCommand, MetadataState, merged_overrides
-from core.metadata_views import describe_configs, describe_topics, list_topics
-from core.placement import (
+from zafka.core.metadata import MetadataCommand, MetadataState, merged_overrides
+from zafka.core.metadata_views import describe_configs, describe_topics, list_topics
+from zafka.core.placement import (
     assign_added_partitions,
     assign_replicas,
     check_assignment,
     preferred_leader_imbalance,
 )
-from core.reassignment import (
+from zafka.core.reassignment import (
     completion_command,
     is_reassigning,
     ongoing_reassignments,
     reassignment_command,
 )
-from core.topic_config import validate_overrides, validate_topic_name
+from zafka.core.topic_config import validate_overrides, validate_topic_name
 
 DEFAULT_NUM_PARTITIONS = 1
 DEFAULT_REPLICATION_FACTOR_MAX = 3

@@ -30,10 +30,10 @@ import random
 import uuid
 from collections.abc import Iterable, Sequence
 
-from core import group_codec as codec
-from core.errors import ErrorCode
-from core.group_codec import OffsetAndMetadata
-from core.group_model import (
+from zafka.core import group_codec as codec
+from zafka.core.errors import ErrorCode
+from zafka.core.group_codec import OffsetAndMetadata
+from zafka.core.group_model import (
     AppendRecords,
     Group,
     GroupEffects,
@@ -45,7 +45,7 @@ from core.group_model import (
     Waiter,
     append_error,
 )
-from core.messages import (
+from zafka.core.messages import (
     DescribedGroup,
     DescribeGroupsRequest,
     DescribeGroupsResponse,

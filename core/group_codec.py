@@ -21,7 +21,7 @@ import json
 import struct
 from typing import Any
 
-from core.messages import TopicPartition
+from zafka.core.messages import TopicPartition
 
 OFFSETS_TOPIC = "__consumer_offsets"
 OFFSET_KEY_TYPE = 1

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from core import group_codec as codec
-from core.errors import ErrorCode
-from core.group_codec import GroupMetadata, MemberMetadata, OffsetAndMetadata
-from core.messages import (
+from zafka.core import group_codec as codec
+from zafka.core.errors import ErrorCode
+from zafka.core.group_codec import GroupMetadata, MemberMetadata, OffsetAndMetadata
+from zafka.core.messages import (
     DescribedGroup,
     DescribedMember,
     GroupProtocol,

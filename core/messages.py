@@ -19,7 +19,7 @@ import enum
 from collections.abc import Iterator
 from typing import Any, TypeVar, dataclass_transform
 
-from core.errors import ErrorCode
+from zafka.core.errors import ErrorCode
 
 T = TypeVar("T")
 

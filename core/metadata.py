@@ -30,7 +30,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from core.errors import (
+from zafka.core.errors import (
     FencedLeaderEpoch,
     InvalidConfig,
     InvalidPartitions,
@@ -42,7 +42,7 @@ from core.errors import (
     UnknownTopicOrPartition,
     ZafkaError,
 )
-from core.messages import (
+from zafka.core.messages import (
     AllocateProducerIds,
     AlterConfigs,
     AlterPartition,
@@ -63,15 +63,15 @@ from core.messages import (
     TopicRecord,
     UnfenceBroker,
 )
-from core.placement import check_assignment
-from core.reassignment import (
+from zafka.core.placement import check_assignment
+from zafka.core.reassignment import (
     check_target,
     complete_reassignment,
     is_reassigning,
     start_reassignment,
     target_replicas,
 )
-from core.topic_config import (
+from zafka.core.topic_config import (
     TOPIC_CONFIGS,
     ConfigValue,
     effective_config,

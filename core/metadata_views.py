@@ -6,8 +6,8 @@ its applied state (the controller answers them without proposing anything).
 
 from __future__ import annotations
 
-from core.errors import UnknownTopicOrPartition
-from core.messages import (
+from zafka.core.errors import UnknownTopicOrPartition
+from zafka.core.messages import (
     ConfigEntry,
     DescribeConfigsReply,
     DescribeConfigsRequest,
@@ -19,8 +19,8 @@ from core.messages import (
     TopicDescription,
     TopicListing,
 )
-from core.metadata import MetadataState
-from core.topic_config import config_to_string
+from zafka.core.metadata import MetadataState
+from zafka.core.topic_config import config_to_string
 
 
 def describe_configs(state: MetadataState, request: DescribeConfigsRequest) -> DescribeConfigsReply:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping, Sequence
 
-from core.errors import InvalidReplicaAssignment, InvalidReplicationFactor
+from zafka.core.errors import InvalidReplicaAssignment, InvalidReplicationFactor
 
 Assignment = tuple[tuple[int, ...], ...]
 """Replica lists by partition index; the first replica of each is its preferred leader."""

@@ -17,7 +17,7 @@ import dataclasses
 from collections import deque
 from collections.abc import Iterable
 
-from core.errors import ErrorCode
+from zafka.core.errors import ErrorCode
 
 NO_PRODUCER_ID = -1
 SEQUENCE_MAX = 2**31 - 1  # sequences are int32 and wrap to 0 after this

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.messages import (
+from zafka.core.messages import (
     AppendEntries,
     AppendEntriesResponse,
     InstallSnapshot,
@@ -34,9 +34,9 @@ from core.messages import (
     RequestVoteResponse,
     SnapshotMeta,
 )
-from core.raft_progress import Progress
-from core.raft_replication import RaftReplication
-from core.raft_types import NotLeader, RaftMessage, Role, Snapshot
+from zafka.core.raft_progress import Progress
+from zafka.core.raft_replication import RaftReplication
+from zafka.core.raft_types import NotLeader, RaftMessage, Role, Snapshot
 
 
 class RaftNode(RaftReplication):

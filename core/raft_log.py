@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.messages import RaftEntry
+from zafka.core.messages import RaftEntry
 
 
 class RaftLog:

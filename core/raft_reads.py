@@ -13,7 +13,7 @@ import dataclasses
 from collections import deque
 from typing import Any
 
-from core.raft_types import ReadState
+from zafka.core.raft_types import ReadState
 
 
 @dataclasses.dataclass(slots=True)

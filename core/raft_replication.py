@@ -13,8 +13,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from core.config import Tunables
-from core.messages import (
+from zafka.core.config import Tunables
+from zafka.core.messages import (
     AppendEntries,
     AppendEntriesResponse,
     InstallSnapshot,
@@ -22,10 +22,10 @@ from core.messages import (
     RaftEntry,
     SnapshotMeta,
 )
-from core.raft_log import RaftLog
-from core.raft_progress import Progress, quorum_index
-from core.raft_reads import ReadIndexQueue
-from core.raft_types import HardState, PersistentState, RaftMessage, Ready, Role, Snapshot
+from zafka.core.raft_log import RaftLog
+from zafka.core.raft_progress import Progress, quorum_index
+from zafka.core.raft_reads import ReadIndexQueue
+from zafka.core.raft_types import HardState, PersistentState, RaftMessage, Ready, Role, Snapshot
 
 
 class RaftReplication:

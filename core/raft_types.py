@@ -12,8 +12,8 @@ import dataclasses
 import enum
 from typing import Any
 
-from core.errors import NotController
-from core.messages import (
+from zafka.core.errors import NotController
+from zafka.core.messages import (
     AppendEntries,
     AppendEntriesResponse,
     InstallSnapshot,

@@ -32,8 +32,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Iterable
 
-from core.errors import InvalidReplicaAssignment, InvalidReplicationFactor, InvalidRequest
-from core.messages import (
+from zafka.core.errors import InvalidReplicaAssignment, InvalidReplicationFactor, InvalidRequest
+from zafka.core.messages import (
     AlterPartitionReassignment,
     CompletePartitionReassignment,
     OngoingReassignment,

@@ -21,15 +21,15 @@ import heapq
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
-from core.config import DEFAULT, Tunables
-from core.errors import (
+from zafka.core.config import DEFAULT, Tunables
+from zafka.core.errors import (
     ErrorCode,
     FencedLeaderEpoch,
     NotEnoughReplicas,
     RequestTimedOut,
     ZafkaError,
 )
-from core.replication_types import (
+from zafka.core.replication_types import (
     ACKS_ALL,
     ACKS_LEADER,
     CONSUMER_REPLICA_ID,

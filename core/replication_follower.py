@@ -15,9 +15,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from core.config import DEFAULT, Tunables
-from core.errors import ErrorCode
-from core.replication_types import (
+from zafka.core.config import DEFAULT, Tunables
+from zafka.core.errors import ErrorCode
+from zafka.core.replication_types import (
     UNDEFINED_EPOCH,
     UNDEFINED_OFFSET,
     EpochEndOffset,

@@ -13,8 +13,8 @@ import dataclasses
 from collections.abc import Hashable
 from typing import Protocol
 
-from core.errors import ErrorCode
-from core.messages import EpochEndOffset
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import EpochEndOffset
 
 UNDEFINED_EPOCH = -1
 UNDEFINED_OFFSET = -1

@@ -22,7 +22,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from core.errors import InvalidConfig, InvalidTopic
+from zafka.core.errors import InvalidConfig, InvalidTopic
 
 ConfigValue = str | int | bool
 """A canonical config value: ``int`` for longs and ints, ``bool`` for booleans, else ``str``."""

@@ -10,19 +10,14 @@ you give it.  The cluster's own actors are reachable too: ``RemoteRef(postbox, a
 
 from __future__ import annotations
 
-import sys
 import threading
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import pykka  # noqa: E402
-
-from client import Admin, Producer, ProducerRecord, RecordsSent, SendRecords  # noqa: E402
-from core.messages import StatusRequest  # noqa: E402
-from transport.cluster_file import ClusterFile  # noqa: E402
-from transport.remote import Postbox, RemoteRef  # noqa: E402
+import pykka
+from zafka.client import Admin, Producer, ProducerRecord, RecordsSent, SendRecords
+from zafka.core.messages import StatusRequest
+from zafka.transport.cluster_file import ClusterFile
+from zafka.transport.remote import Postbox, RemoteRef
 
 TOPIC = "actor-demo"
 

@@ -8,14 +8,10 @@ Run a cluster first (``python cluster.py --brokers 3``), then:
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from client import Admin, Consumer, Producer  # noqa: E402
+from zafka import Admin, Consumer, Producer
 
 TOPIC = "group-demo"
 

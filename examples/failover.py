@@ -8,16 +8,11 @@ directory) because it kills and restarts one of its brokers:
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from client import Admin, Consumer, Producer, TopicPartition  # noqa: E402
-from cluster import Cluster  # noqa: E402
+from zafka import Admin, Cluster, Consumer, Producer, TopicPartition
 
 
 def main() -> None:

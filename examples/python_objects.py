@@ -9,12 +9,8 @@ with ``value_deserializer="pickle"``: do it only for topics whose producers you 
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from client import Admin, Consumer, Producer, TopicPartition  # noqa: E402
+from zafka import Admin, Consumer, Producer, TopicPartition
 
 TOPIC = "python-objects"
 

@@ -9,13 +9,9 @@ The cluster file is found at ./data/cluster.json, or wherever $ZAFKA_CLUSTER poi
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from zafka.core.errors import TopicAlreadyExists
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from client import Admin, Consumer, Producer, TopicPartition  # noqa: E402
-from core.errors import TopicAlreadyExists  # noqa: E402
+from zafka import Admin, Consumer, Producer, TopicPartition
 
 TOPIC = "quickstart"
 

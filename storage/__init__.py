@@ -7,10 +7,10 @@ Must never: know about replication, actors or sockets.  Imports ``core`` and the
 library (plus ``crc32c``).
 """
 
-from storage.files import LogCorruption
-from storage.log import AppendInfo, LogConfig, PartitionLog
-from storage.memory import MemoryDirectory, MemoryPartitionLog
-from storage.records import BatchHeader, ConsumerRecord, Record, decode_batch, encode_batch
+from zafka.storage.files import LogCorruption
+from zafka.storage.log import AppendInfo, LogConfig, PartitionLog
+from zafka.storage.memory import MemoryDirectory, MemoryPartitionLog
+from zafka.storage.records import BatchHeader, ConsumerRecord, Record, decode_batch, encode_batch
 
 __all__ = [
     "AppendInfo", "BatchHeader", "ConsumerRecord", "LogConfig", "LogCorruption",

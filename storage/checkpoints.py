@@ -13,7 +13,7 @@ import bisect
 import logging
 from typing import NamedTuple
 
-from storage.files import Directory, LogCorruption
+from zafka.storage.files import Directory, LogCorruption
 
 LEADER_EPOCH_CHECKPOINT = "leader-epoch-checkpoint"
 RECOVERY_POINT_CHECKPOINT = "recovery-point-offset-checkpoint"

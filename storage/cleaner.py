@@ -15,12 +15,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from storage.files import Directory
-from storage.records import ConsumerRecord, decode_batch, rebuild_batch
-from storage.segment import CLEANED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, LogSegment
+from zafka.storage.files import Directory
+from zafka.storage.records import ConsumerRecord, decode_batch, rebuild_batch
+from zafka.storage.segment import (
+    CLEANED_SUFFIX,
+    INDEX_SUFFIX,
+    LOG_SUFFIX,
+    TIME_INDEX_SUFFIX,
+    LogSegment,
+)
 
 if TYPE_CHECKING:
-    from storage.log import LogConfig
+    from zafka.storage.log_config import LogConfig
 
 
 def _latest_offsets(segments: list[LogSegment]) -> dict[bytes, int]:

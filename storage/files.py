@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
-from core.errors import CorruptRecord
-from storage.atomic import fsync_directory, read_file, write_atomic
+from zafka.core.errors import CorruptRecord
+from zafka.storage.atomic import fsync_directory, read_file, write_atomic
 
 Buffer = bytes | bytearray | memoryview
 

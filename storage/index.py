@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import struct
 
-from storage.files import LogFile
+from zafka.storage.files import LogFile
 
 OFFSET_ENTRY = struct.Struct(">ii")
 TIME_ENTRY = struct.Struct(">qi")

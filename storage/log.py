@@ -22,59 +22,29 @@ import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from core.errors import CorruptRecord, InvalidRequest, OffsetOutOfRange
-from storage.checkpoints import (
+from zafka.core.errors import CorruptRecord, InvalidRequest, OffsetOutOfRange
+from zafka.storage.checkpoints import (
     HIGH_WATERMARK_CHECKPOINT,
     RECOVERY_POINT_CHECKPOINT,
     LeaderEpochCache,
     read_offset_checkpoint,
     write_offset_checkpoint,
 )
-from storage.files import Buffer, Directory, DiskDirectory, LogCorruption
-from storage.records import (
+from zafka.storage.cleaner import compact_segments
+from zafka.storage.files import Buffer, Directory, DiskDirectory, LogCorruption
+from zafka.storage.log_config import LogConfig
+from zafka.storage.records import (
     BatchHeader,
     check_crc,
     set_base_offset,
     set_partition_leader_epoch,
     validate_batches,
 )
-from storage.segment import CLEANED_SUFFIX, LOG_SUFFIX, LogSegment
+from zafka.storage.segment import CLEANED_SUFFIX, LOG_SUFFIX, LogSegment
 
 log = logging.getLogger(__name__)
 
-DAY_MS = 24 * 60 * 60 * 1000
 _MAX_RELATIVE_OFFSET = 2**31 - 1
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class LogConfig:
-    """The topic configs a partition log obeys (Kafka's names, dots become underscores)."""
-
-    segment_bytes: int = 1024 * 1024 * 1024
-    segment_ms: int = 7 * DAY_MS
-    index_interval_bytes: int = 4096
-    max_message_bytes: int = 1024 * 1024 + 12 * 1024
-    retention_ms: int = 7 * DAY_MS
-    """-1: keep forever."""
-    retention_bytes: int = -1
-    """-1: no size limit."""
-    cleanup_policy: str = "delete"
-    """"delete", "compact" or "compact,delete"."""
-    delete_retention_ms: int = DAY_MS
-    flush_messages: int | None = None
-    """Lazy flush after this many unflushed records (None with flush_ms None: fsync before
-    every acknowledgement, the safe default)."""
-    flush_ms: int | None = None
-    recovery_checkpoint_interval_ms: int = 60_000
-
-    def __post_init__(self) -> None:
-        assert self.segment_bytes >= 14 + 61, self.segment_bytes
-        assert self.index_interval_bytes >= 0 and self.max_message_bytes > 0
-        assert set(self.cleanup_policy.split(",")) <= {"delete", "compact"}, self.cleanup_policy
-
-    @property
-    def fsync_before_ack(self) -> bool:
-        return self.flush_messages is None and self.flush_ms is None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -427,7 +397,6 @@ class PartitionLog:
     def compact(self, now_ms: int) -> int:
         """For ``cleanup.policy=compact``: keep the newest record per key in closed segments;
         return how many records were removed (see ``storage.cleaner``)."""
-        from storage.cleaner import compact_segments
 
         if "compact" not in self.config.cleanup_policy.split(","):
             return 0

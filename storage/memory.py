@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from storage.files import Buffer
-from storage.log import LogConfig, PartitionLog
+from zafka.storage.files import Buffer
+from zafka.storage.log import LogConfig, PartitionLog
 
 
 class MemoryFile:

@@ -27,11 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import crc32c
-
-from core.errors import CorruptRecord
-from core.messages import RaftEntry, SnapshotMeta
-from core.raft_types import HardState, PersistentState, Ready, Snapshot
-from storage.atomic import read_file, write_atomic
+from zafka.core.errors import CorruptRecord
+from zafka.core.messages import RaftEntry, SnapshotMeta
+from zafka.core.raft_types import HardState, PersistentState, Ready, Snapshot
+from zafka.storage.atomic import read_file, write_atomic
 
 _RECORD_HEADER = struct.Struct(">II")  # payload length, crc32c(payload)
 _ENTRY_HEAD = struct.Struct(">QQ")  # index, term

@@ -19,8 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import crc32c
-
-from core.errors import CorruptRecord, InvalidRequest, RecordTooLarge
+from zafka.core.errors import CorruptRecord, InvalidRequest, RecordTooLarge
 
 Buffer = bytes | bytearray | memoryview
 Headers = tuple[tuple[str, bytes | None], ...]

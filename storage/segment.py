@@ -14,10 +14,10 @@ import logging
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from core.errors import CorruptRecord
-from storage.files import Buffer, Directory, LogCorruption
-from storage.index import SparseIndex
-from storage.records import (
+from zafka.core.errors import CorruptRecord
+from zafka.storage.files import Buffer, Directory, LogCorruption
+from zafka.storage.index import SparseIndex
+from zafka.storage.records import (
     HEADER_SIZE,
     BatchHeader,
     check_crc,

@@ -52,7 +52,7 @@ FAST_TUNABLES: dict[str, int] = {
 @pytest.fixture
 def cluster_factory(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """Build clusters in temporary directories; every one is stopped at teardown."""
-    from cluster import Cluster
+    from zafka.launcher import Cluster
 
     made: list[Cluster] = []
 

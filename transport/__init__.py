@@ -8,11 +8,11 @@ Must never: import pykka or make protocol decisions.  Imports ``core``, ``zmq`` 
 ``cloudpickle`` only.
 """
 
-from transport.auth import Credentials
-from transport.codec import DecodeError, EncodeError
-from transport.endpoint import Endpoint
-from transport.faults import FaultFilter
-from transport.remote import Postbox, RemoteRef
+from zafka.transport.auth import Credentials
+from zafka.transport.codec import DecodeError, EncodeError
+from zafka.transport.endpoint import Endpoint
+from zafka.transport.faults import FaultFilter
+from zafka.transport.remote import Postbox, RemoteRef
 
 __all__ = ["Credentials", "DecodeError", "EncodeError", "Endpoint", "FaultFilter", "Postbox",
            "RemoteRef"]

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from transport.auth import Credentials
+from zafka.transport.auth import Credentials
 
 FORMAT_VERSION = 1
 ENV_VAR = "ZAFKA_CLUSTER"

@@ -21,8 +21,8 @@ import pickle
 from collections.abc import Sequence
 from typing import Any
 
-from core.messages import Envelope, catalogue
-from transport.validate import FieldTypeError, check_message
+from zafka.core.messages import Envelope, catalogue
+from zafka.transport.validate import FieldTypeError, check_message
 
 OUT_OF_BAND_MIN_BYTES = 1024
 PICKLE_PROTOCOL = 5

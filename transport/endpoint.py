@@ -34,12 +34,11 @@ from collections.abc import Callable
 from typing import Any
 
 import zmq
+from zafka.core.messages import Envelope
+from zafka.transport import codec
+from zafka.transport.auth import Credentials, ZapGuard
+from zafka.transport.faults import FaultFilter
 from zmq.utils.monitor import parse_monitor_message
-
-from core.messages import Envelope
-from transport import codec
-from transport.auth import Credentials, ZapGuard
-from transport.faults import FaultFilter
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 
-from core.messages import FaultRule
+from zafka.core.messages import FaultRule
 
 
 class FaultFilter:

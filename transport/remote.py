@@ -25,10 +25,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from core.errors import RequestTimedOut, ZafkaError, error_for
-from core.messages import Envelope, ErrorReply
-from transport.auth import Credentials
-from transport.endpoint import Endpoint
+from zafka.core.errors import RequestTimedOut, ZafkaError, error_for
+from zafka.core.messages import Envelope, ErrorReply
+from zafka.transport.auth import Credentials
+from zafka.transport.endpoint import Endpoint
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from core.messages import catalogue
+from zafka.core.messages import catalogue
 
 Checker = Callable[[Any, str], None]
 MAX_DEPTH = 32

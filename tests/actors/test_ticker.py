@@ -8,9 +8,8 @@ import time
 from typing import Any
 
 import pykka
-
-from actors.runtime import Ticker
-from core.messages import Tick
+from zafka.actors.runtime import Ticker
+from zafka.core.messages import Tick
 
 
 class SlowTicker(pykka.ThreadingActor):

@@ -8,9 +8,8 @@ The default run is short (about a minute: a few seeded random faults); the soak 
 from __future__ import annotations
 
 import pytest
-
-from tests.chaos.harness import CHAOS_TUNABLES, ChaosConfig, format_summary, run_chaos
-from tests.chaos.nemesis import NEMESES
+from zafka.chaos.harness import CHAOS_TUNABLES, ChaosConfig, format_summary, run_chaos
+from zafka.chaos.nemesis import NEMESES
 
 
 def run_and_check(cluster_factory, config: ChaosConfig) -> None:  # type: ignore[no-untyped-def]

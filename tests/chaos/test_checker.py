@@ -3,7 +3,7 @@ clean history passes."""
 
 from __future__ import annotations
 
-from tests.chaos.checker import (
+from zafka.chaos.checker import (
     History,
     check_coordinators,
     check_group,

@@ -25,18 +25,18 @@ import pytest
 import zmq
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from zafka.actors.base import handler_name
+from zafka.actors.broker import BrokerActor
+from zafka.actors.coordinator import CoordinatorActor
+from zafka.actors.group import GroupActor
+from zafka.chaos.harness import CHAOS_TUNABLES
+from zafka.core import messages
+from zafka.core.errors import RequestTimedOut, ZafkaError
+from zafka.core.messages import FindCoordinatorRequest, StatusReply, StatusRequest, catalogue
+from zafka.storage.records import Record, encode_batch
+from zafka.transport import codec
 
-from actors.base import handler_name
-from actors.broker import BrokerActor
-from actors.coordinator import CoordinatorActor
-from actors.group import GroupActor
-from cluster import Cluster
-from core import messages
-from core.errors import RequestTimedOut, ZafkaError
-from core.messages import FindCoordinatorRequest, StatusReply, StatusRequest, catalogue
-from storage.records import Record, encode_batch
-from tests.chaos.harness import CHAOS_TUNABLES
-from transport import codec
+from zafka.launcher import Cluster
 
 REPLY_TIMEOUT_S = 2.0
 NOT_FUZZED = {"SetFaults", "Shutdown", "Relay"}  # test hooks and plumbing, not requests
@@ -123,7 +123,7 @@ def fuzzed_request() -> st.SearchStrategy[tuple[str, str, Any]]:
 def small_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """One coordinator and one broker with a topic "fuzz" of two partitions and the
     consumer offsets topic, its coordinator leading."""
-    from client.admin import Admin
+    from zafka.client.admin import Admin
 
     with Cluster(brokers=1, coordinators=1, tunables=dict(CHAOS_TUNABLES),
                  data_dir=tmp_path_factory.mktemp("fuzz")) as cluster:

@@ -9,12 +9,12 @@ import random
 import time
 from pathlib import Path
 
-from storage.checkpoints import RECOVERY_POINT_CHECKPOINT
-from storage.files import DiskDirectory
-from storage.log import LogConfig, PartitionLog
-from storage.records import Record, encode_batch
-from tests.chaos.harness import read_log
-from tests.chaos.nemesis import cut_to_recovery_point, damage_tail, position_of_offset
+from zafka.chaos.harness import read_log
+from zafka.chaos.nemesis import cut_to_recovery_point, damage_tail, position_of_offset
+from zafka.storage.checkpoints import RECOVERY_POINT_CHECKPOINT
+from zafka.storage.files import DiskDirectory
+from zafka.storage.log import LogConfig, PartitionLog
+from zafka.storage.records import Record, encode_batch
 
 
 def clock() -> int:

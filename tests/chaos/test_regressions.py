@@ -6,12 +6,12 @@ import signal
 import threading
 
 import pytest
+from zafka.client.admin import Admin
+from zafka.core.errors import ZafkaError
+from zafka.storage.records import Record, encode_batch
 
-from client.admin import Admin
-from cluster import Cluster, ClusterError
-from core.errors import ZafkaError
-from storage.records import Record, encode_batch
 from tests.integration.wire import RawProducer, leader_of, read_partition, wait_until
+from zafka.launcher import Cluster, ClusterError
 
 
 def caught_up(admin: Admin, topic: str) -> bool:

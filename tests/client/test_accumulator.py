@@ -7,9 +7,8 @@ import threading
 import time
 
 import pytest
-
-from client.accumulator import BufferExhausted, RecordAccumulator, record_size
-from storage.records import Record
+from zafka.client.accumulator import BufferExhausted, RecordAccumulator, record_size
+from zafka.storage.records import Record
 
 LEADERS = {("t", 0): 1, ("t", 1): 2, ("u", 0): 1}
 

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
-from client.assignors import (
+from zafka.client.assignors import (
     Assignment,
     CooperativeStickyAssignor,
     RangeAssignor,
@@ -22,7 +21,7 @@ from client.assignors import (
     StickyAssignor,
     assignor_for,
 )
-from core.messages import TopicPartition
+from zafka.core.messages import TopicPartition
 
 TOPICS = ["a", "b", "c", "d"]
 ALL_ASSIGNORS = [RangeAssignor(), RoundRobinAssignor(), StickyAssignor()]

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pykka
 import pytest
+from zafka.client.admin import Admin, ClientClosed
+from zafka.client.consumer import Consumer, TopicPartition
+from zafka.client.consumer_commands import Poll, PollResult
+from zafka.client.consumer_config import NoOffsetForPartition
+from zafka.client.serializers import SerializationError
+from zafka.core.errors import ErrorCode, OffsetOutOfRange, UnknownTopicOrPartition
+from zafka.core.messages import ProducePartitionData, ProduceRequest
+from zafka.storage.records import Record, encode_batch
 
-from client.admin import Admin, ClientClosed
-from client.consumer import Consumer, TopicPartition
-from client.consumer_commands import Poll, PollResult
-from client.consumer_config import NoOffsetForPartition
-from client.serializers import SerializationError
-from cluster import Cluster
-from core.errors import ErrorCode, OffsetOutOfRange, UnknownTopicOrPartition
-from core.messages import ProducePartitionData, ProduceRequest
-from storage.records import Record, encode_batch
+from zafka.launcher import Cluster
 
 
 class Fixture:

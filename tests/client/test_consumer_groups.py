@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from zafka.client.consumer import Consumer, TopicPartition
+from zafka.client.consumer_config import CommitFailed
 
-from client.consumer import Consumer, TopicPartition
-from client.consumer_config import CommitFailed
-from cluster import Cluster
 from tests.client.test_consumer import Fixture
 from tests.conftest import FAST_TUNABLES
+from zafka.launcher import Cluster
 
 SESSION_MS = 2_000
 GROUP_OPTIONS = dict(auto_offset_reset="earliest", session_timeout_ms=SESSION_MS,
@@ -158,7 +158,7 @@ def test_a_member_that_leaves_hands_over_its_partitions_and_commits(env: Fixture
 
 CHILD = """
 import sys, time
-from client.consumer import Consumer
+from zafka.client.consumer import Consumer
 consumer = Consumer(sys.argv[2], cluster=sys.argv[1], group_id=sys.argv[3],
                     auto_offset_reset="earliest", enable_auto_commit=False,
                     session_timeout_ms=int(sys.argv[4]), heartbeat_interval_ms=300,

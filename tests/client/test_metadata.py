@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from client.metadata import ClusterMetadata
-from core.errors import ErrorCode
-from core.messages import BrokerRecord, DescribeTopicsReply, PartitionRecord, TopicDescription
+from zafka.client.metadata import ClusterMetadata
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import BrokerRecord, DescribeTopicsReply, PartitionRecord, TopicDescription
 
 
 def partition(number: int, leader: int) -> PartitionRecord:

@@ -9,8 +9,7 @@ import warnings
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from client.partitioner import DefaultPartitioner, murmur2, partition_for_key
+from zafka.client.partitioner import DefaultPartitioner, murmur2, partition_for_key
 
 with warnings.catch_warnings():  # kafka-python's protocol schemas use deprecated importlib APIs
     warnings.simplefilter("ignore", DeprecationWarning)

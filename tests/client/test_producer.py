@@ -11,8 +11,7 @@ from typing import Any
 
 import pykka
 import pytest
-
-from client import (
+from zafka.client import (
     BufferExhausted,
     FlushRecords,
     Producer,
@@ -22,15 +21,16 @@ from client import (
     RecordsSent,
     SendRecords,
 )
-from client.admin import Admin, ClientClosed
-from client.partitioner import partition_for_key
-from client.producer_config import ProducerConfigError
-from client.serializers import SerializationError
-from cluster import Cluster
-from core.errors import NotEnoughReplicas, RecordTooLarge, UnknownTopicOrPartition
-from core.messages import FetchPartition, FetchRequest
-from storage.records import COMPRESSION_GZIP, BatchHeader, ConsumerRecord, decode_batches
-from storage.records import iter_batches as iter_log_batches
+from zafka.client.admin import Admin, ClientClosed
+from zafka.client.partitioner import partition_for_key
+from zafka.client.producer_config import ProducerConfigError
+from zafka.client.serializers import SerializationError
+from zafka.core.errors import NotEnoughReplicas, RecordTooLarge, UnknownTopicOrPartition
+from zafka.core.messages import FetchPartition, FetchRequest
+from zafka.storage.records import COMPRESSION_GZIP, BatchHeader, ConsumerRecord, decode_batches
+from zafka.storage.records import iter_batches as iter_log_batches
+
+from zafka.launcher import Cluster
 
 
 @pytest.fixture(scope="module")

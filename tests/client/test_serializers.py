@@ -8,8 +8,7 @@ import pickle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from client.serializers import (
+from zafka.client.serializers import (
     SerializationError,
     resolve_deserializer,
     resolve_serializer,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from core.config import Tunables
-from core.controller import Controller, Decision, elect_leader
-from core.errors import ErrorCode
-from core.messages import (
+from zafka.core.config import Tunables
+from zafka.core.controller import Controller, Decision, elect_leader
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import (
     AllocateProducerIdsRequest,
     AlterConfigsRequest,
     AlterPartitionRequest,
@@ -29,7 +29,7 @@ from core.messages import (
     NewTopic,
     PartitionRecord,
 )
-from core.metadata import MetadataCommand, MetadataState
+from zafka.core.metadata import MetadataCommand, MetadataState
 
 TUNABLES = Tunables(broker_heartbeat_ticks=2, broker_session_timeout_ticks=10,
                     controller_retry_ticks=2)

@@ -12,10 +12,9 @@ import itertools
 import random
 
 import pytest
-
-from core.errors import ErrorCode
-from core.group import AppendRecords, GroupCoordinator, GroupEffects, GroupLimits
-from core.group_codec import (
+from zafka.core.errors import ErrorCode
+from zafka.core.group import AppendRecords, GroupCoordinator, GroupEffects, GroupLimits
+from zafka.core.group_codec import (
     Subscription,
     decode_assignment,
     decode_subscription,
@@ -25,7 +24,7 @@ from core.group_codec import (
     java_string_hash,
     offsets_partition_for,
 )
-from core.messages import (
+from zafka.core.messages import (
     DescribeGroupsRequest,
     GroupProtocol,
     GroupState,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
-from core.errors import ErrorCode
-from core.messages import (
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import (
     AllocateProducerIds,
     AlterConfigs,
     AlterPartition,
@@ -21,7 +20,7 @@ from core.messages import (
     RegisterBroker,
     UnfenceBroker,
 )
-from core.metadata import (
+from zafka.core.metadata import (
     MetadataCommand,
     MetadataState,
     metadata_fetch_reply,

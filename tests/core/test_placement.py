@@ -7,9 +7,8 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from core.errors import InvalidReplicaAssignment, InvalidReplicationFactor
-from core.placement import (
+from zafka.core.errors import InvalidReplicaAssignment, InvalidReplicationFactor
+from zafka.core.placement import (
     assign_added_partitions,
     assign_replicas,
     check_assignment,

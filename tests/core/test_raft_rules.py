@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-
-from core.config import Tunables
-from core.messages import (
+from zafka.core.config import Tunables
+from zafka.core.messages import (
     AppendEntries,
     AppendEntriesResponse,
     InstallSnapshot,
@@ -21,8 +20,8 @@ from core.messages import (
     RequestVoteResponse,
     SnapshotMeta,
 )
-from core.raft import RaftNode
-from core.raft_types import HardState, NotLeader, PersistentState, Ready, Role, Snapshot
+from zafka.core.raft import RaftNode
+from zafka.core.raft_types import HardState, NotLeader, PersistentState, Ready, Role, Snapshot
 
 TUNABLES = Tunables(election_ticks=10, heartbeat_ticks=2, raft_max_entries_per_append=4,
                     raft_max_inflight_appends=2).validate()

@@ -10,9 +10,8 @@ import dataclasses
 from typing import Any
 
 import pytest
-
-from core.errors import ErrorCode
-from core.messages import (
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import (
     AlterPartition,
     AlterPartitionReassignment,
     AlterPartitionReassignmentsRequest,
@@ -26,9 +25,10 @@ from core.messages import (
     OngoingReassignment,
     PartitionRecord,
 )
-from core.metadata import MetadataState, replica_changes
-from core.placement import decommission_plan
-from core.reassignment import original_replicas, target_replicas
+from zafka.core.metadata import MetadataState, replica_changes
+from zafka.core.placement import decommission_plan
+from zafka.core.reassignment import original_replicas, target_replicas
+
 from tests.core.test_controller import Cluster
 
 
@@ -345,7 +345,7 @@ def test_decommission_plan_replaces_the_broker_in_place_on_the_least_loaded() ->
 
 
 def test_decommission_plan_refuses_when_a_replication_factor_cannot_be_kept() -> None:
-    from core.errors import InvalidReplicationFactor
+    from zafka.core.errors import InvalidReplicationFactor
 
     with pytest.raises(InvalidReplicationFactor, match="topic 'a' has replication factor 3"):
         decommission_plan({("a", 0): (1, 2, 3), ("b", 0): (2,)}, 1, (1, 2, 3))

@@ -9,19 +9,19 @@ Idempotent producers: the dedup window of 5, sequence and epoch checks.
 from __future__ import annotations
 
 import pytest
-
-from core.config import Tunables
-from core.errors import ErrorCode, NotEnoughReplicas, RequestTimedOut
-from core.producer_state import BatchHeader, ProducerStateTable
-from core.replication import LeaderState
-from core.replication_follower import FollowerPhase, FollowerRequestKind, FollowerState
-from core.replication_types import (
+from zafka.core.config import Tunables
+from zafka.core.errors import ErrorCode, NotEnoughReplicas, RequestTimedOut
+from zafka.core.producer_state import BatchHeader, ProducerStateTable
+from zafka.core.replication import LeaderState
+from zafka.core.replication_follower import FollowerPhase, FollowerRequestKind, FollowerState
+from zafka.core.replication_types import (
     ACKS_ALL,
     ACKS_LEADER,
     CONSUMER_REPLICA_ID,
     EpochEndOffset,
     FetchDecision,
 )
+
 from tests.sim.replication_world import MemoryLog, Record
 
 LAG = 30

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from core.errors import InvalidConfig, InvalidTopic
-from core.topic_config import (
+from zafka.core.errors import InvalidConfig, InvalidTopic
+from zafka.core.topic_config import (
     LONG_MAX,
     TOPIC_CONFIGS,
     config_to_string,

@@ -8,10 +8,10 @@ import sys
 import time
 
 import pytest
+from zafka.client.admin import Admin
+from zafka.core.errors import NoQuorum
 
-from client.admin import Admin
-from cluster import ROOT, Cluster
-from core.errors import NoQuorum
+from zafka.launcher import ROOT, Cluster
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from zafka.client.admin import Admin
+from zafka.core.messages import FetchPartition, FetchRequest, FetchResponse, StatusRequest
+from zafka.storage.records import decode_batches
 
-from client.admin import Admin
-from cluster import Cluster
-from core.messages import FetchPartition, FetchRequest, FetchResponse, StatusRequest
-from storage.records import decode_batches
 from tests.integration.wire import RawProducer, wait_until
+from zafka.launcher import Cluster
 
 PARTITIONS = 40
 

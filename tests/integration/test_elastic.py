@@ -9,10 +9,11 @@ import subprocess
 import sys
 import threading
 
-from client.admin import Admin
-from cluster import ROOT
-from core.messages import StatusRequest
+from zafka.client.admin import Admin
+from zafka.core.messages import StatusRequest
+
 from tests.integration.wire import RawProducer, read_partition, wait_until
+from zafka.launcher import ROOT
 
 
 def test_grow_from_3_to_4_brokers_under_load_and_move_replicas_onto_the_new_one(

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from cluster import ROOT, Cluster
 from tests.conftest import FAST_TUNABLES
+from zafka.launcher import Cluster
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

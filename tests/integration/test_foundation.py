@@ -18,13 +18,11 @@ import pytest
 import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from actors.base import BaseActor
-from actors.runtime import NodeRuntime
-from cluster import Cluster
-from core.config import Tunables
-from core.errors import RequestTimedOut
-from core.messages import (
+from zafka.actors.base import BaseActor
+from zafka.actors.runtime import NodeRuntime
+from zafka.core.config import Tunables
+from zafka.core.errors import RequestTimedOut
+from zafka.core.messages import (
     Echo,
     EchoReply,
     Envelope,
@@ -34,7 +32,9 @@ from core.messages import (
     StatusReply,
     StatusRequest,
 )
-from transport import codec
+from zafka.transport import codec
+
+from zafka.launcher import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -190,11 +190,11 @@ def test_an_actor_failure_ends_the_node_and_leaves_its_traceback(tmp_path: Path)
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
-        from actors.base import BaseActor
-        from actors.node import setup_logging
-        from actors.runtime import NodeRuntime
-        from core.config import Tunables
-        from core.messages import Echo
+        from zafka.actors.base import BaseActor
+        from zafka.actors.node import setup_logging
+        from zafka.actors.runtime import NodeRuntime
+        from zafka.core.config import Tunables
+        from zafka.core.messages import Echo
 
         class Broken(BaseActor):
             def on_echo(self, message, envelope):

@@ -3,10 +3,11 @@ of the broker that coordinates the group, and the group carries on from them."""
 
 from __future__ import annotations
 
-from client import Admin, Consumer, Producer, TopicPartition
-from cluster import Cluster
-from core.messages import FindCoordinatorRequest
+from zafka.client import Admin, Consumer, Producer, TopicPartition
+from zafka.core.messages import FindCoordinatorRequest
+
 from tests.integration.wire import wait_until
+from zafka.launcher import Cluster
 
 
 def coordinator_of(cluster: Cluster, group: str) -> int:

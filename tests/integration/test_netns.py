@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from zafka.transport.auth import Credentials
+from zafka.transport.cluster_file import ClusterFile, NodeSpec
 
-from cluster import ROOT
-from transport.auth import Credentials
-from transport.cluster_file import ClusterFile, NodeSpec
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.netns
 SUBNET = "10.231.0"
@@ -104,8 +104,7 @@ def hosts() -> Iterator[Hosts]:
 
 CLIENT = textwrap.dedent("""
     import json, sys, time
-    sys.path.insert(0, {root!r})
-    from client import Admin, Consumer, Producer, TopicPartition
+    from zafka.client import Admin, Consumer, Producer, TopicPartition
     cluster = {cluster!r}
     with Admin(cluster, request_timeout_ms=60000) as admin:
         deadline = time.monotonic() + 60
@@ -148,7 +147,7 @@ def test_a_cluster_spread_over_network_namespaces_works_end_to_end(hosts: Hosts,
                                   f":{PORT}") for i in (1, 2, 3))))
     client_file = tmp_path / "client.json"
     with_brokers.save(client_file)
-    script = CLIENT.format(root=str(ROOT), cluster=str(client_file))
+    script = CLIENT.format(cluster=str(client_file))
     result = subprocess.run(["ip", "netns", "exec", hosts.hosts["client"], sys.executable,
                              "-c", script], cwd=ROOT, capture_output=True, text=True,
                             timeout=180)

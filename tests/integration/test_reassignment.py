@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from zafka.client.admin import Admin
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import CreateTopicsRequest, NewTopic
 
-from client.admin import Admin
-from cluster import Cluster, main
-from core.errors import ErrorCode
-from core.messages import CreateTopicsRequest, NewTopic
 from tests.integration.wire import RawProducer, read_partition, wait_until
+from zafka.launcher import Cluster, main
 
 PARTITIONS = 3
 

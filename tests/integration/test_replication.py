@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
+from zafka.client.admin import Admin
+from zafka.core.errors import InvalidPartitions, NotEnoughReplicas, ZafkaError
 
-from client.admin import Admin
-from cluster import Cluster
-from core.errors import InvalidPartitions, NotEnoughReplicas, ZafkaError
 from tests.integration.wire import RawProducer, leader_of, read_partition, wait_until
+from zafka.launcher import Cluster
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_min_insync_replicas_refuses_acks_all_but_not_acks_1(three: Cluster,
 
 
 def _batch(value: bytes) -> bytes:
-    from storage.records import Record, encode_batch
+    from zafka.storage.records import Record, encode_batch
 
     return encode_batch([Record(key=None, value=value, timestamp_ms=int(time.time() * 1000))])
 
@@ -174,7 +174,7 @@ def test_a_restarted_follower_truncates_and_catches_up(three: Cluster, admin: Ad
 
 
 def _status():  # type: ignore[no-untyped-def]
-    from core.messages import ReplicaStatusRequest
+    from zafka.core.messages import ReplicaStatusRequest
 
     return ReplicaStatusRequest()
 
@@ -183,8 +183,8 @@ def test_unknown_topic_and_bad_requests_get_clear_errors(three: Cluster, admin: 
     with pytest.raises(ZafkaError, match="does not exist"):
         admin.describe_topic("nope")
     producer = RawProducer(three, admin, "nope", idempotent=False)
-    from core.errors import UnknownTopicOrPartition
-    from core.messages import ProducePartitionData, ProduceRequest
+    from zafka.core.errors import UnknownTopicOrPartition
+    from zafka.core.messages import ProducePartitionData, ProduceRequest
 
     reply = three.ref("broker-1", "broker").ask(ProduceRequest(
         acks=-1, timeout_ms=1000, partitions=(ProducePartitionData(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from client import Admin, Consumer, Producer, TopicPartition
+from zafka.client import Admin, Consumer, Producer, TopicPartition
+
 from tests.integration.wire import wait_until
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cluster import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 STEPS = [
     ("topics --create --topic quickstart-events --partitions 3 --replication-factor 3",

@@ -6,32 +6,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from client.admin import Admin
-from cluster import Cluster
-from core.errors import ZafkaError, error_for
-from core.messages import (
-    FetchPartition,
-    FetchRequest,
+from zafka.chaos.reading import broker_ref, leader_of
+from zafka.client.admin import Admin
+from zafka.core.errors import ZafkaError, error_for
+from zafka.core.messages import (
     InitProducerIdRequest,
     ProducePartitionData,
     ProduceRequest,
 )
-from storage.records import Record, decode_batches, encode_batch
-from transport.remote import RemoteRef
+from zafka.storage.records import Record, encode_batch
 
-
-def leader_of(admin: Admin, topic: str, partition: int) -> int:
-    return admin.describe_topic(topic).partitions[partition].leader
-
-
-def broker_ref(cluster: Cluster, broker_id: int) -> RemoteRef:
-    """The broker actor of ``broker_id`` — a node of ``cluster``, or one that joined it."""
-    if any(n.name == f"broker-{broker_id}" for n in cluster.nodes):
-        return cluster.ref(f"broker-{broker_id}", "broker")
-    with Admin(str(cluster.cluster_file_path)) as admin:
-        address = next(b["address"] for b in admin.describe_cluster()["brokers"]
-                       if b["id"] == broker_id)
-    return RemoteRef(cluster.postbox, address, "broker")
+from zafka.launcher import Cluster
 
 
 @dataclass
@@ -84,29 +69,6 @@ class RawProducer:
                 if not error.retriable or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-
-
-def read_partition(cluster: Cluster, admin: Admin, topic: str, partition: int,
-                   ) -> list[tuple[int, bytes]]:
-    """Every (offset, value) below the high watermark, read from the leader."""
-    info = admin.describe_topic(topic).partitions[partition]
-    ref = broker_ref(cluster, info.leader)
-    offset, out = info.log_start_offset, []
-    while offset < info.high_watermark:
-        reply = ref.ask(FetchRequest(replica_id=-1, max_wait_ms=0, min_bytes=1,
-                                     max_bytes=1 << 22, partitions=(FetchPartition(
-                                         topic=topic, partition=partition,
-                                         fetch_offset=offset, partition_max_bytes=1 << 22),)),
-                        10).result()
-        part = reply.partitions[0]
-        if part.error:
-            raise error_for(part.error, "fetch failed")
-        records = [r for r in decode_batches(part.records) if r.offset >= offset]
-        if not records:
-            break
-        out.extend((r.offset, r.value) for r in records)
-        offset = records[-1].offset + 1
-    return out
 
 
 def wait_until(condition, timeout: float = 20.0, interval: float = 0.1, what: str = ""):  # type: ignore[no-untyped-def]

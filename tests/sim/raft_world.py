@@ -15,11 +15,11 @@ import pickle
 import random
 from typing import Any
 
-from core.config import Tunables
-from core.messages import AppendEntries, InstallSnapshot
-from core.raft import RaftNode
-from core.raft_types import NotLeader, RaftMessage, Ready, Role
-from storage.raft_store import MemoryRaftStore
+from zafka.core.config import Tunables
+from zafka.core.messages import AppendEntries, InstallSnapshot
+from zafka.core.raft import RaftNode
+from zafka.core.raft_types import NotLeader, RaftMessage, Ready, Role
+from zafka.storage.raft_store import MemoryRaftStore
 
 SIM_TUNABLES = Tunables(election_ticks=10, heartbeat_ticks=2, raft_max_entries_per_append=2,
                         raft_max_inflight_appends=4).validate()

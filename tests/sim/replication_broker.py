@@ -14,11 +14,12 @@ import dataclasses
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
-from core.errors import ErrorCode
-from core.producer_state import ProducerStateTable
-from core.replication import LeaderState
-from core.replication_follower import FollowerRequestKind, FollowerState
-from core.replication_types import ACKS_ALL, EpochEndOffset, LeaderEffects
+from zafka.core.errors import ErrorCode
+from zafka.core.producer_state import ProducerStateTable
+from zafka.core.replication import LeaderState
+from zafka.core.replication_follower import FollowerRequestKind, FollowerState
+from zafka.core.replication_types import ACKS_ALL, EpochEndOffset, LeaderEffects
+
 from tests.sim.replication_model import (
     BROKERS,
     CONTROLLER,

@@ -15,9 +15,9 @@ import heapq
 import random
 from typing import Any
 
-from core.config import Tunables
-from core.producer_state import BatchHeader
-from core.replication_types import UNDEFINED_EPOCH
+from zafka.core.config import Tunables
+from zafka.core.producer_state import BatchHeader
+from zafka.core.replication_types import UNDEFINED_EPOCH
 
 TOPIC, PARTITION = "t", 0
 BROKERS = (1, 2, 3)

@@ -17,8 +17,9 @@ import dataclasses
 import random
 from typing import Any
 
-from core.errors import ErrorCode
-from core.replication_types import AlterPartitionProposal
+from zafka.core.errors import ErrorCode
+from zafka.core.replication_types import AlterPartitionProposal
+
 from tests.sim.replication_broker import Broker
 from tests.sim.replication_model import (
     BROKERS,

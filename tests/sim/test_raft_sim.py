@@ -6,8 +6,8 @@ A failure names its seed; ``pytest tests/sim/test_raft_sim.py --sim-seed N`` rep
 from __future__ import annotations
 
 import pytest
+from zafka.core.raft_types import NotLeader, Role
 
-from core.raft_types import NotLeader, Role
 from tests.conftest import SeedChooser
 from tests.sim.raft_world import SIM_TUNABLES, RaftWorld
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from storage.log import LogConfig, PartitionLog
-from storage.memory import MemoryDirectory, MemoryPartitionLog
-from storage.records import ConsumerRecord, Record, decode_batches, encode_batch
+from zafka.storage.log import LogConfig, PartitionLog
+from zafka.storage.memory import MemoryDirectory, MemoryPartitionLog
+from zafka.storage.records import ConsumerRecord, Record, decode_batches, encode_batch
 
 
 class Clock:

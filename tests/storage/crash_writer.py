@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from storage.log import LogConfig, PartitionLog
-from storage.records import Record, encode_batch
+from zafka.storage.log import LogConfig, PartitionLog
+from zafka.storage.records import Record, encode_batch
 
 
 def main(directory: str) -> None:

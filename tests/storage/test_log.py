@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from zafka.core.errors import CorruptRecord, InvalidRequest, OffsetOutOfRange, RecordTooLarge
+from zafka.storage.log import LogConfig
+from zafka.storage.records import Record, decode_batches, encode_batch, read_header
 
-from core.errors import CorruptRecord, InvalidRequest, OffsetOutOfRange, RecordTooLarge
-from storage.log import LogConfig
-from storage.records import Record, decode_batches, encode_batch, read_header
 from tests.storage.conftest import LogFactory, batch, read_all, values_of
 
 

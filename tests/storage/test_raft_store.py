@@ -9,13 +9,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from core.config import Tunables
-from core.errors import CorruptRecord
-from core.messages import RaftEntry, SnapshotMeta
-from core.raft import RaftNode
-from core.raft_types import HardState, PersistentState, Ready, Role, Snapshot
-from storage.raft_store import ENTRIES_FILE, HARD_STATE_FILE, MemoryRaftStore, RaftStore
+from zafka.core.config import Tunables
+from zafka.core.errors import CorruptRecord
+from zafka.core.messages import RaftEntry, SnapshotMeta
+from zafka.core.raft import RaftNode
+from zafka.core.raft_types import HardState, PersistentState, Ready, Role, Snapshot
+from zafka.storage.raft_store import ENTRIES_FILE, HARD_STATE_FILE, MemoryRaftStore, RaftStore
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,9 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
-
-from core.errors import CorruptRecord, RecordTooLarge
-from storage.records import (
+from zafka.core.errors import CorruptRecord, RecordTooLarge
+from zafka.storage.records import (
     COMPRESSION_GZIP,
     HEADER_SIZE,
     Record,

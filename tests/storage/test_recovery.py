@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from zafka.storage.files import LogCorruption
+from zafka.storage.log import LogConfig, PartitionLog
+from zafka.storage.memory import MemoryPartitionLog
+from zafka.storage.records import decode_batches, validate_batches
+from zafka.storage.segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, segment_name
 
-from storage.files import LogCorruption
-from storage.log import LogConfig, PartitionLog
-from storage.memory import MemoryPartitionLog
-from storage.records import decode_batches, validate_batches
-from storage.segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, segment_name
 from tests.storage.conftest import Clock, batch, read_all, values_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage.log import LogConfig, PartitionLog
-from storage.records import Record, encode_batch
+from zafka.storage.log import LogConfig, PartitionLog
+from zafka.storage.records import Record, encode_batch
 
 
 def write_log(directory: Path, batches: int) -> list[int]:

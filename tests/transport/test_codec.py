@@ -9,9 +9,8 @@ import pickle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from core.messages import Echo, Envelope, StatusReply
-from transport import codec
+from zafka.core.messages import Echo, Envelope, StatusReply
+from zafka.transport import codec
 
 
 def envelope(body: object) -> Envelope:

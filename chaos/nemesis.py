@@ -38,11 +38,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from client.admin import Admin
-from cluster import Cluster, ClusterError
-from core.errors import ZafkaError
-from storage.checkpoints import RECOVERY_POINT_CHECKPOINT
-from storage.records import read_header
+from zafka.client.admin import Admin
+from zafka.core.errors import ZafkaError
+from zafka.storage.checkpoints import RECOVERY_POINT_CHECKPOINT
+from zafka.storage.records import read_header
+
+from zafka.launcher import Cluster, ClusterError
 
 PAUSE_PAST_SESSION_S = 2.5  # broker session timeout is 100 ticks of 10 ms in test clusters
 

@@ -38,12 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from client.admin import Admin
-from cluster import Cluster, ClusterError
-from core.errors import ZafkaError
-from storage.log import LogConfig, PartitionLog
-from storage.records import decode_batches
-from tests.chaos.checker import (
+from zafka.chaos.checker import (
     History,
     check_coordinators,
     check_group,
@@ -51,15 +46,21 @@ from tests.chaos.checker import (
     check_replicas,
     violations,
 )
-from tests.chaos.nemesis import (
+from zafka.chaos.nemesis import (
     DEFAULT_NEMESES,
     NEMESES,
     NemesisContext,
     partition_dirs,
     run_nemesis,
 )
-from tests.chaos.workload import CommitSampler, CoordinatorSampler, GroupMember, ProducerWorker
-from tests.integration.wire import read_partition
+from zafka.chaos.reading import read_partition
+from zafka.chaos.workload import CommitSampler, CoordinatorSampler, GroupMember, ProducerWorker
+from zafka.client.admin import Admin
+from zafka.core.errors import ZafkaError
+from zafka.storage.log import LogConfig, PartitionLog
+from zafka.storage.records import decode_batches
+
+from zafka.launcher import Cluster, ClusterError
 
 OFFSETS_TOPIC = "__consumer_offsets"
 SETTLE_S = 4.0

@@ -18,12 +18,13 @@ import threading
 import time
 from typing import Any
 
-from client import Consumer, Producer, TopicPartition
-from client.admin import ClientClosed
-from cluster import Cluster
-from core.errors import ZafkaError
-from core.messages import StatusRequest
-from tests.chaos.checker import History, Send
+from zafka.chaos.checker import History, Send
+from zafka.client import Consumer, Producer, TopicPartition
+from zafka.client.admin import ClientClosed
+from zafka.core.errors import ZafkaError
+from zafka.core.messages import StatusRequest
+
+from zafka.launcher import Cluster
 
 PRODUCER_OPTIONS: dict[str, Any] = dict(
     acks="all", enable_idempotence=True, linger_ms=5, request_timeout_ms=5_000,

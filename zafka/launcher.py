@@ -1,0 +1,365 @@
+"""zafka's launcher: the ``Cluster`` API.
+
+Owns: process orchestration — ``Cluster`` starts every node as its own OS process
+(``python -m zafka.actors.node``), waits until each answers, writes the cluster file, kills,
+pauses, restarts and partitions nodes, and stops them all.  The command line that drives it
+(``zafka --brokers 3``, ``python cluster.py``) lives in ``zafka.cli``.
+
+Must never: import the command line, or be imported by the node processes' layers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from zafka.core.errors import ZafkaError
+from zafka.core.messages import (
+    FaultRule,
+    SetFaults,
+    StatusReply,
+    StatusRequest,
+)
+from zafka.transport.auth import Credentials
+from zafka.transport.cluster_file import ClusterFile, NodeSpec, client_bind_url
+from zafka.transport.remote import Postbox, RemoteRef
+
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+class ClusterError(Exception):
+    """A cluster could not be started, reached or controlled."""
+
+
+def check_coordinator_count(count: int) -> None:
+    """Refuse a coordinator count that cannot form a proper majority quorum."""
+    if count < 1 or count % 2 == 0:
+        raise ClusterError(
+            f"--coordinators must be an odd number (1, 3, 5, ...), not {count}: the "
+            "coordinators decide by majority, and a quorum of 2f+1 members survives f failures. "
+            f"{count} members would tolerate no more failures than {max(count - 1, 1)} "
+            "while making a majority harder to reach, and an even split could leave no majority."
+        )
+
+
+def free_ports(host: str, count: int) -> list[int]:
+    """``count`` distinct ports the OS reports free on ``host`` right now."""
+    sockets, ports = [], []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            sockets.append(sock)
+            ports.append(sock.getsockname()[1])
+    finally:
+        for sock in sockets:
+            sock.close()
+    return ports
+
+
+class NodeProcess:
+    """A node of the cluster as this launcher sees it: its spec and its OS process."""
+
+    def __init__(self, spec: NodeSpec) -> None:
+        self.spec = spec
+        self.process: subprocess.Popen[bytes] | None = None
+        self.expected_exit = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __repr__(self) -> str:
+        return f"<{self.name} pid={self.pid} {self.spec.address}>"
+
+
+class Cluster:
+    """A zafka cluster of coordinator and broker processes on this machine.
+
+    ``with Cluster(brokers=3, data_dir=tmp) as cluster: ...`` starts it and stops every
+    process on exit, even when the body fails.  Started again on the same ``data_dir`` it
+    brings back the same cluster (node ids, addresses, credentials and data).
+    """
+
+    def __init__(self, brokers: int = 3, coordinators: int = 3, data_dir: str | Path = "data",
+                 *, host: str = "127.0.0.1", port: int | None = None,
+                 log_level: str = "WARNING", insecure: bool = False,
+                 tunables: dict[str, Any] | None = None, child_stderr: TextIO | None = None,
+                 ) -> None:
+        check_coordinator_count(coordinators)
+        if brokers < 1:
+            raise ClusterError(f"--brokers must be at least 1, not {brokers}")
+        self.data_dir = Path(data_dir).resolve()
+        self.cluster_file_path = self.data_dir / "cluster.json"
+        self.log_level = log_level
+        self.child_stderr = child_stderr
+        self.config = self._load_or_create(brokers, coordinators, host, port, insecure,
+                                           tunables or {})
+        self.nodes = [NodeProcess(spec) for spec in self.config.nodes]
+        self._postbox: Postbox | None = None
+
+    # --- configuration ------------------------------------------------------------------
+
+    def _load_or_create(self, brokers: int, coordinators: int, host: str, port: int | None,
+                        insecure: bool, tunables: dict[str, Any]) -> ClusterFile:
+        if self.cluster_file_path.exists():
+            existing = ClusterFile.load(self.cluster_file_path)
+            if tunables and tunables != existing.tunables:
+                existing = ClusterFile(cluster_id=existing.cluster_id,
+                                       credentials=existing.credentials,
+                                       nodes=existing.nodes, tunables=tunables)
+            return existing
+        count = brokers + coordinators
+        ports = list(range(port, port + count)) if port else free_ports(host, count)
+        nodes = [NodeSpec(role="coordinator", node_id=i + 1, address=f"tcp://{host}:{ports[i]}")
+                 for i in range(coordinators)]
+        nodes += [NodeSpec(role="broker", node_id=i + 1,
+                           address=f"tcp://{host}:{ports[coordinators + i]}")
+                  for i in range(brokers)]
+        return ClusterFile(cluster_id=secrets.token_hex(8),
+                           credentials=None if insecure else Credentials.generate(),
+                           nodes=tuple(nodes), tunables=tunables)
+
+    def node(self, name: str) -> NodeProcess:
+        """The node called ``name`` ("broker-1", "coordinator-2")."""
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise ClusterError(f"no node {name!r}; nodes are {[n.name for n in self.nodes]}")
+
+    @property
+    def brokers(self) -> list[NodeProcess]:
+        return [n for n in self.nodes if n.spec.role == "broker"]
+
+    @property
+    def coordinators(self) -> list[NodeProcess]:
+        return [n for n in self.nodes if n.spec.role == "coordinator"]
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def __enter__(self) -> Cluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def postbox(self) -> Postbox:
+        if self._postbox is None:
+            self._postbox = Postbox(client_bind_url(self.config),
+                                    credentials=self.config.credentials).start()
+        return self._postbox
+
+    def start(self, timeout: float = READY_TIMEOUT_S) -> Cluster:
+        """Write the cluster file, start every node, and wait until each answers."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.cluster_file_path)
+        for node in self.nodes:
+            if not node.running():
+                self._spawn(node)
+        self.wait_ready([n.name for n in self.nodes], timeout)
+        self.wait_serving(timeout)
+        return self
+
+    def wait_serving(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Wait until every running broker is registered and unfenced by the controller."""
+        deadline = time.monotonic() + timeout
+        for node in self.brokers:
+            while node.running():
+                try:
+                    if not self.status_of(node, timeout=1.0).details.get("fenced", True):
+                        break
+                except ZafkaError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"{node.name} was not serving within {timeout} s")
+                time.sleep(0.02)
+
+    def _spawn(self, node: NodeProcess) -> None:
+        command = [sys.executable, "-m", "zafka.actors.node", "--role", node.spec.role,
+                   "--id", str(node.spec.node_id), "--cluster-file",
+                   str(self.cluster_file_path), "--data-dir", str(self.data_dir),
+                   "--log-level", self.log_level, "--parent-pid", str(os.getpid())]
+        stderr: Any = self.child_stderr
+        if stderr is None:
+            (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+            stderr = open(self.data_dir / "logs" / f"{node.name}.stderr", "ab")  # noqa: SIM115
+        node.process = subprocess.Popen(command, cwd=self.data_dir, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=stderr,
+                                        start_new_session=True)
+        node.expected_exit = False
+        if stderr is not self.child_stderr:
+            stderr.close()
+
+    def wait_ready(self, names: Iterable[str], timeout: float = READY_TIMEOUT_S) -> None:
+        """Wait until each named node answers a status request."""
+        deadline = time.monotonic() + timeout
+        for name in names:
+            node = self.node(name)
+            while True:
+                if node.process is not None and node.process.poll() is not None:
+                    raise ClusterError(f"{name} exited with status {node.process.returncode} "
+                                       f"during start-up; see {self.data_dir}/logs/{name}.log")
+                try:
+                    self.status_of(node, timeout=0.5)
+                    break
+                except ZafkaError:  # not listening yet, or its main actor not yet registered
+                    time.sleep(0.05)
+                    if time.monotonic() > deadline:
+                        raise ClusterError(f"{name} did not answer within {timeout} s") from None
+
+    def stop(self) -> None:
+        """Stop every node (SIGTERM, then SIGKILL after a grace period)."""
+        for node in self.nodes:
+            if node.running():
+                node.expected_exit = True
+                assert node.process is not None
+                os.kill(node.process.pid, signal.SIGCONT)
+                node.process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for node in self.nodes:
+            if node.process is None:
+                continue
+            try:
+                node.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                node.process.kill()
+                node.process.wait()
+        if self._postbox is not None:
+            self._postbox.stop()
+            self._postbox = None
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to a node (SIGKILL by default) and, for fatal signals, reap it."""
+        node = self.node(name)
+        if not node.running():
+            raise ClusterError(f"{name} is not running")
+        assert node.process is not None
+        node.expected_exit = sig not in (signal.SIGSTOP, signal.SIGCONT)
+        os.kill(node.process.pid, sig)
+        if sig == signal.SIGKILL:
+            node.process.wait()
+
+    def pause(self, name: str) -> None:
+        self.kill(name, signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.kill(name, signal.SIGCONT)
+
+    def restart(self, name: str, timeout: float = READY_TIMEOUT_S) -> None:
+        """Start a stopped or killed node again (killing it first if it still runs)."""
+        node = self.node(name)
+        if node.running():
+            self.kill(name)
+        self._spawn(node)
+        self.wait_ready([name], timeout)
+        if node.spec.role == "broker":
+            self.wait_serving(timeout)
+
+    def add_broker(self, timeout: float = READY_TIMEOUT_S) -> NodeProcess:
+        """Add one more broker to the cluster file, start it and wait until it serves."""
+        self.config = add_broker_to_file(self.cluster_file_path)
+        node = self.adopt_new_nodes()[0]
+        self.wait_ready([node.name], timeout)
+        self.wait_serving(timeout)
+        return node
+
+    def adopt_new_nodes(self) -> list[NodeProcess]:
+        """Start the nodes that the cluster file lists and this launcher does not run yet
+        (``add-broker`` from another shell appends them)."""
+        try:
+            config = ClusterFile.load(self.cluster_file_path)
+        except (OSError, ValueError):
+            return []
+        known = {n.name for n in self.nodes}
+        added = [NodeProcess(spec) for spec in config.nodes if spec.name not in known]
+        self.config = config
+        for node in added:
+            self.nodes.append(node)
+            self._spawn(node)
+        return added
+
+    # --- talking to nodes ---------------------------------------------------------------
+
+    def ref(self, name: str, actor: str = "node") -> RemoteRef:
+        """A reference to ``actor`` on the node called ``name``."""
+        return RemoteRef(self.postbox, self.node(name).spec.address, actor)
+
+    def status_of(self, node: NodeProcess, timeout: float = 2.0) -> StatusReply:
+        reply = self.ref(node.name).ask(StatusRequest(), timeout).result()
+        assert isinstance(reply, StatusReply)
+        return reply
+
+    def coordinator_leader(self, timeout: float = 1.0) -> tuple[str, int] | None:
+        """(name, term) of the coordinator that is Raft leader now, if one answers as such."""
+        best: tuple[str, int] | None = None
+        for node in self.coordinators:
+            if not node.running():
+                continue
+            try:
+                details = self.status_of(node, timeout).details
+            except ZafkaError:
+                continue
+            if details["raft_role"] == "leader" and (best is None or details["term"] > best[1]):
+                best = (node.name, details["term"])
+        return best
+
+    def wait_for_coordinator_leader(self, timeout: float = 10.0,
+                                    exclude: str | None = None) -> tuple[str, int]:
+        """Wait until a coordinator (not ``exclude``) is leader; (name, term)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            leader = self.coordinator_leader()
+            if leader is not None and leader[0] != exclude:
+                return leader
+            time.sleep(0.05)
+        raise ClusterError(f"no coordinator leader within {timeout} s")
+
+    def set_faults(self, name: str, rules: Sequence[FaultRule]) -> None:
+        self.ref(name).ask(SetFaults(rules=tuple(rules)), 5).result()
+
+    def partition(self, side_a: Sequence[str], side_b: Sequence[str]) -> None:
+        """Cut all traffic between the nodes of ``side_a`` and those of ``side_b``."""
+        addresses = {n: self.node(n).spec.address for n in (*side_a, *side_b)}
+        for mine, theirs in ((side_a, side_b), (side_b, side_a)):
+            rule = FaultRule(kind="drop", dest_addresses=tuple(addresses[n] for n in theirs))
+            for name in mine:
+                self.set_faults(name, [rule])
+
+    def heal(self) -> None:
+        """Remove every fault rule from every running node."""
+        for node in self.nodes:
+            if node.running():
+                self.set_faults(node.name, [])
+
+
+def add_broker_to_file(path: Path) -> ClusterFile:
+    """Append a broker (next id, a free port on the cluster's host) to the cluster file."""
+    config = ClusterFile.load(path)
+    host = config.nodes[0].address.removeprefix("tcp://").rsplit(":", 1)[0]
+    broker_id = max((b.node_id for b in config.brokers), default=0) + 1
+    spec = NodeSpec(role="broker", node_id=broker_id,
+                    address=f"tcp://{host}:{free_ports(host, 1)[0]}")
+    config = config.with_nodes((*config.nodes, spec))
+    config.save(path)
+    return config
