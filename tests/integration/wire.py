@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from zafka.chaos.reading import broker_ref, leader_of
+from zafka.chaos.reading import broker_ref, leader_of, read_partition
 from zafka.client.admin import Admin
 from zafka.core.errors import ZafkaError, error_for
 from zafka.core.messages import (
@@ -14,9 +14,8 @@ from zafka.core.messages import (
     ProducePartitionData,
     ProduceRequest,
 )
-from zafka.storage.records import Record, encode_batch
-
 from zafka.launcher import Cluster
+from zafka.storage.records import Record, encode_batch
 
 
 @dataclass
@@ -81,3 +80,6 @@ def wait_until(condition, timeout: float = 20.0, interval: float = 0.1, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
         time.sleep(interval)
+
+
+__all__ = ["RawProducer", "broker_ref", "leader_of", "read_partition", "wait_until"]
