@@ -6,12 +6,15 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from zafka.client.admin import Admin
 from zafka.core.errors import NoQuorum
 
-from zafka.launcher import ROOT, Cluster
+from zafka.launcher import Cluster
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from zafka.client.admin import Admin
 from zafka.core.messages import StatusRequest
 
 from tests.integration.wire import RawProducer, read_partition, wait_until
-from zafka.launcher import ROOT
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_grow_from_3_to_4_brokers_under_load_and_move_replicas_onto_the_new_one(

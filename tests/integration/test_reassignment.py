@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from zafka.cli.main import main
 from zafka.client.admin import Admin
 from zafka.core.errors import ErrorCode
 from zafka.core.messages import CreateTopicsRequest, NewTopic
 
 from tests.integration.wire import RawProducer, read_partition, wait_until
-from zafka.launcher import Cluster, main
+from zafka.launcher import Cluster
 
 PARTITIONS = 3
 

@@ -14,8 +14,9 @@ from zafka.core.messages import (
     ProducePartitionData,
     ProduceRequest,
 )
-from zafka.launcher import Cluster
 from zafka.storage.records import Record, encode_batch
+
+from zafka.launcher import Cluster
 
 
 @dataclass
