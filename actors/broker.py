@@ -39,6 +39,7 @@ from zafka.core.messages import (
     BrokerHeartbeatRequest,
     BrokerRegistrationReply,
     BrokerRegistrationRequest,
+    BrokerStatus,
     CreateTopicsReply,
     Envelope,
     ErrorReply,
@@ -309,13 +310,14 @@ class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
     def on_controller_reply(self, message: Any, envelope: Envelope) -> None:
         self.channel.on_reply(envelope)
 
-    def status_details(self) -> dict[str, Any]:
-        return {"broker_epoch": self.broker_epoch, "fenced": self.fenced,
-                "metadata_offset": self.image.offset if self.image else 0,
-                "replicas": len(self.hosted), "replicas_starting": len(self.pending_starts),
-                "calls_in_flight": len(self.calls),
-                "fetches_held": sum(not d.done for _, _, d in self.delayed_deadlines),
-                "fetch_partitions_answered_unchanged": self.fetches_answered_here}
+    def broker_status(self) -> BrokerStatus:
+        return BrokerStatus(
+            broker_epoch=self.broker_epoch, fenced=self.fenced,
+            metadata_offset=self.image.offset if self.image else 0,
+            replicas=len(self.hosted), replicas_starting=len(self.pending_starts),
+            calls_in_flight=len(self.calls),
+            fetches_held=sum(not d.done for _, _, d in self.delayed_deadlines),
+            fetch_partitions_answered_unchanged=self.fetches_answered_here)
 
 
 for _type in (BrokerRegistrationReply, BrokerHeartbeatReply, MetadataFetchReply,

@@ -38,6 +38,7 @@ from zafka.core.messages import (
     BrokerHeartbeatRequest,
     BrokerRegistrationRequest,
     CommandResult,
+    CoordinatorStatus,
     CreatePartitionsRequest,
     CreateTopicsRequest,
     DeleteTopicsRequest,
@@ -54,6 +55,7 @@ from zafka.core.messages import (
     MetadataFetchRequest,
     NotControllerReply,
     RaftEntry,
+    RegisteredBroker,
     RequestVote,
     RequestVoteResponse,
     Tick,
@@ -326,17 +328,15 @@ class CoordinatorActor(NodeActor):
 
     # --- status -------------------------------------------------------------------------
 
-    def status_details(self) -> dict[str, Any]:
-        return {
-            "raft_role": self.raft.role.value, "term": self.raft.term,
-            "leader_id": self.raft.leader_id, "commit_index": self.raft.commit_index,
-            "applied_index": self.raft.applied_index, "is_controller": self.controller
-            is not None, "metadata_offset": self.metadata.offset,
-            "brokers": {b.broker_id: {"fenced": b.fenced, "epoch": b.broker_epoch,
-                                      "address": b.address}
-                        for b in self.metadata.brokers.values()},
-            "topics": len(self.metadata.topics),
-        }
+    def coordinator_status(self) -> CoordinatorStatus:
+        return CoordinatorStatus(
+            raft_role=self.raft.role, term=self.raft.term, leader_id=self.raft.leader_id,
+            commit_index=self.raft.commit_index, applied_index=self.raft.applied_index,
+            is_controller=self.controller is not None, metadata_offset=self.metadata.offset,
+            brokers=tuple(RegisteredBroker(broker_id=b.broker_id, fenced=b.fenced,
+                                           epoch=b.broker_epoch, address=b.address)
+                          for b in self.metadata.brokers.values()),
+            topics=len(self.metadata.topics))
 
 
 for _raft_type in RAFT_MESSAGES:

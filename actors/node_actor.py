@@ -1,20 +1,22 @@
 """The part every node's main actor shares: status, echo, fault rules.
 
 Owns: nothing of its own; subclasses (coordinator, broker) add their protocols and report
-role-specific details through ``status_details()``.
+their role's status record (``coordinator_status()`` / ``broker_status()``).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from zafka.actors.base import BaseActor
 from zafka.core.messages import (
     Ack,
+    BrokerStatus,
+    CoordinatorStatus,
     Echo,
     EchoReply,
     Envelope,
+    NodeRole,
     Relay,
     SetFaults,
     StatusReply,
@@ -28,16 +30,20 @@ class NodeActor(BaseActor):
     role = "node"
     wants_ticks = False
 
-    def status_details(self) -> dict[str, Any]:
-        return {}
+    def coordinator_status(self) -> CoordinatorStatus | None:
+        """A coordinator's status record (None on other nodes)."""
+        return None
+
+    def broker_status(self) -> BrokerStatus | None:
+        """A broker's status record (None on other nodes)."""
+        return None
 
     def on_status_request(self, message: StatusRequest, envelope: Envelope) -> None:
-        details = self.status_details()
-        details["transport"] = self.runtime.postbox.endpoint.stats()
-        details["undeliverable"] = self.runtime.undeliverable
-        self.reply(envelope, StatusReply(role=self.role, node_id=self.runtime.node_id,
-                                         pid=os.getpid(), address=self.runtime.address,
-                                         details=details))
+        self.reply(envelope, StatusReply(
+            role=NodeRole(self.role), node_id=self.runtime.node_id, pid=os.getpid(),
+            address=self.runtime.address, transport=self.runtime.postbox.endpoint.stats(),
+            undeliverable=self.runtime.undeliverable, coordinator=self.coordinator_status(),
+            broker=self.broker_status()))
 
     def on_echo(self, message: Echo, envelope: Envelope) -> None:
         self.reply(envelope, EchoReply(payload=message.payload))

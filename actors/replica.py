@@ -53,6 +53,7 @@ from zafka.core.messages import (
     ReplicaRead,
     ReplicaReadDone,
     ReplicaRemove,
+    ReplicaRole,
     ReplicaStatus,
     ReplicaStatusRequest,
     ReplicaUpdate,
@@ -265,9 +266,9 @@ class ReplicaActor(FollowerMixin, BaseActor):
     def on_replica_status_request(self, message: ReplicaStatusRequest,
                                   envelope: Envelope) -> None:
         if self.leader is not None:
-            role, hw, isr = "leader", self.leader.high_watermark, self.leader.isr
+            role, hw, isr = ReplicaRole.LEADER, self.leader.high_watermark, self.leader.isr
         else:
-            role = "follower" if self.follower is not None else "offline"
+            role = ReplicaRole.FOLLOWER if self.follower is not None else ReplicaRole.OFFLINE
             hw = self.follower.high_watermark if self.follower else -1
             isr = frozenset(self.record.isr)
         self.reply(envelope, ReplicaStatus(

@@ -128,6 +128,7 @@ class NodeRuntime:
         self._actors: dict[str, pykka.ActorRef[Any]] = {}
         self._lock = threading.Lock()
         self.undeliverable = 0
+        self.failures: dict[str, BaseException] = {}  # actor name -> what stopped it
         self.accepting = False  # until open(): envelopes for unknown actors are dropped
 
     @property

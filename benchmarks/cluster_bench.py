@@ -119,10 +119,10 @@ def wait_settled(cluster: Cluster, admin: Admin, topic: str) -> float:
     last: tuple[int, ...] = ()
     since = time.perf_counter()
     while True:
-        details = [cluster.ref(n.name, "broker").ask(StatusRequest(), 10).result().details
+        brokers = [cluster.ref(n.name, "broker").ask(StatusRequest(), 10).result().broker
                    for n in cluster.brokers]
-        offsets = tuple(d["metadata_offset"] for d in details)
-        busy = any(d["replicas_starting"] for d in details) or any(
+        offsets = tuple(b.metadata_offset for b in brokers if b is not None)
+        busy = any(b is None or b.replicas_starting for b in brokers) or any(
             len(p.isr) < len(p.replicas) for p in admin.describe_topic(topic).partitions)
         if busy or offsets != last:
             last, since = offsets, time.perf_counter()

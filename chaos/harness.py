@@ -201,7 +201,7 @@ def read_all(cluster: Cluster, admin: Admin, topic: str, partitions: int,
     for partition in range(partitions):
         while True:
             try:
-                out[partition] = [(o, bytes(v)) for o, v in
+                out[partition] = [(o, bytes(v or b"")) for o, v in
                                   read_partition(cluster, admin, topic, partition)]
                 break
             except ZafkaError as error:

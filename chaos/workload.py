@@ -198,11 +198,11 @@ class CoordinatorSampler(Worker):
                     for n in self.cluster.coordinators if n.running()]
             for name, ask in asks:
                 try:
-                    details = ask.result().details
+                    raft = ask.result().coordinator
                 except ZafkaError:
                     continue
-                self.history.sampled_coordinator(name, int(details["term"]),
-                                                 str(details["raft_role"]))
+                if raft is not None:
+                    self.history.sampled_coordinator(name, raft.term, raft.raft_role.value)
 
 
 __all__ = ["CommitSampler", "CoordinatorSampler", "GroupMember", "MEMBER_OPTIONS",

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from zafka.core.errors import ZafkaError
+from zafka.transport.cluster_file import ClusterFileError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -50,7 +51,7 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             print(f"zafka: {type(error).__name__}: {error.message}", file=sys.stderr)
         except CommandError as error:
             print(f"zafka: {error}", file=sys.stderr)
-        except FileNotFoundError as error:
+        except (FileNotFoundError, ClusterFileError) as error:
             print(f"zafka: {error}", file=sys.stderr)
         return EXIT_ERROR
 

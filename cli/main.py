@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from zafka.cli import chaos, console, perf, reassign, run, topics
+from zafka.transport.cluster_file import ClusterFileError
 
 from zafka.launcher import ClusterError
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (ClusterError, FileNotFoundError) as exc:
+    except (ClusterError, ClusterFileError, FileNotFoundError) as exc:
         print(f"zafka: {exc}", file=sys.stderr)
         return 2
 

@@ -10,6 +10,8 @@ Must never: be imported by a layer below ``cli``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import enum
 import signal
 import sys
 import time
@@ -19,44 +21,86 @@ from typing import Any
 
 from zafka.cli.common import format_table, print_json
 from zafka.core.errors import ZafkaError
-from zafka.core.messages import DescribeTopicsRequest, StatusRequest
+from zafka.core.messages import (
+    DescribeTopicsRequest,
+    NodeRole,
+    RaftRole,
+    StatusReply,
+    StatusRequest,
+)
 from zafka.transport.cluster_file import ClusterFile, NodeSpec, client_bind_url, resolve_path
 from zafka.transport.remote import Postbox, RemoteRef
 
 from zafka.launcher import Cluster, ClusterError, add_broker_to_file, free_ports
 
 
-def status_rows(config: ClusterFile, postbox: Postbox, timeout: float) -> list[dict[str, Any]]:
-    """One row per node of the cluster file: up or down, pid, details."""
+def plain(value: Any) -> Any:
+    """A status record as JSON-ready values (enums by their value)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+@dataclasses.dataclass
+class NodeRow:
+    """One node of the cluster file as ``status`` reports it."""
+
+    spec: NodeSpec
+    reply: StatusReply | None  # None: it did not answer
+
+    @property
+    def summary(self) -> str:
+        """Its Raft role and term (coordinators), or serving/fenced and epoch (brokers)."""
+        if self.reply is None:
+            return ""
+        if self.reply.coordinator is not None:
+            return f"{self.reply.coordinator.raft_role.value} (term {self.reply.coordinator.term})"
+        if self.reply.broker is not None:
+            return ("serving" if self.reply.serving else "fenced") + \
+                f" (epoch {self.reply.broker.broker_epoch})"
+        return ""
+
+    def to_json(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"role": self.spec.role.value, "id": self.spec.node_id,
+                               "address": self.spec.address,
+                               "state": "down" if self.reply is None else "up",
+                               "pid": self.reply.pid if self.reply else None,
+                               "raft": self.summary}
+        if self.reply is not None:
+            row["details"] = plain(self.reply.coordinator or self.reply.broker)
+            row["transport"] = dict(self.reply.transport)
+        return row
+
+
+def status_rows(config: ClusterFile, postbox: Postbox, timeout: float) -> list[NodeRow]:
+    """One row per node of the cluster file: its status, or None if it did not answer."""
     futures = [(spec, RemoteRef(postbox, spec.address, "node").ask(StatusRequest(), timeout))
                for spec in config.nodes]
     rows = []
     for spec, future in futures:
-        row: dict[str, Any] = {"role": spec.role, "id": spec.node_id, "address": spec.address,
-                               "state": "down", "pid": None}
         try:
             reply = future.result()
-            row.update(state="up", pid=reply.pid, details=reply.details)
         except ZafkaError:
-            pass
-        details = row.get("details", {})
-        if spec.role == "coordinator" and details:
-            row["raft"] = f"{details['raft_role']} (term {details['term']})"
-        elif spec.role == "broker" and details:
-            row["raft"] = ("fenced" if details.get("fenced") else "serving") + \
-                f" (epoch {details.get('broker_epoch')})"
-        rows.append(row)
+            reply = None
+        rows.append(NodeRow(spec=spec, reply=reply if isinstance(reply, StatusReply) else None))
     return rows
 
 
-def controller_of(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def controller_of(rows: Sequence[NodeRow]) -> dict[str, Any] | None:
     """The coordinator that reports itself Raft leader with the highest term."""
-    leaders = [r for r in rows if r["role"] == "coordinator" and r.get("details", {})
-               .get("raft_role") == "leader"]
+    leaders = [(r, r.reply.coordinator) for r in rows
+               if r.reply is not None and r.reply.coordinator is not None
+               and r.reply.coordinator.raft_role is RaftRole.LEADER]
     if not leaders:
         return None
-    best = max(leaders, key=lambda r: r["details"]["term"])
-    return {"id": best["id"], "address": best["address"], "term": best["details"]["term"]}
+    row, best = max(leaders, key=lambda pair: pair[1].term)
+    return {"id": row.spec.node_id, "address": row.spec.address, "term": best.term}
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -76,7 +120,7 @@ def command_run(args: argparse.Namespace) -> int:
     try:
         cluster.start()
         rows = status_rows(cluster.config, cluster.postbox, 2.0)
-        print(format_table(rows, ["role", "id", "pid", "address", "state"]))
+        print(format_table([r.to_json() for r in rows], ["role", "id", "pid", "address", "state"]))
         print(f"\nzafka cluster ready in {time.monotonic() - began:.2f} s; "
               f"cluster file: {cluster.cluster_file_path}\nPress Ctrl-C to stop.", flush=True)
         while not stopping:
@@ -100,15 +144,15 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def partition_health(config: ClusterFile, postbox: Postbox, rows: Sequence[dict[str, Any]],
+def partition_health(config: ClusterFile, postbox: Postbox, rows: Sequence[NodeRow],
                      timeout: float) -> dict[str, int] | None:
     """Counts of partitions, offline ones (no leader) and under-replicated ones (ISR smaller
     than the replica set), from the metadata of a live broker; None if none answers."""
     for row in rows:
-        if row["role"] != "broker" or row["state"] != "up":
+        if row.spec.role is not NodeRole.BROKER or row.reply is None:
             continue
         try:
-            reply = RemoteRef(postbox, row["address"], "broker").ask(
+            reply = RemoteRef(postbox, row.spec.address, "broker").ask(
                 DescribeTopicsRequest(names=()), timeout).result()
         except ZafkaError:
             continue
@@ -130,16 +174,17 @@ def command_status(args: argparse.Namespace) -> int:
     controller = controller_of(rows)
     if args.json:
         print_json({"cluster_id": config.cluster_id, "controller": controller,
-                    "partitions": health, "nodes": rows})
+                    "partitions": health, "nodes": [r.to_json() for r in rows]})
     else:
-        print(format_table(rows, ["role", "id", "state", "pid", "address", "raft"]))
+        print(format_table([r.to_json() for r in rows],
+                           ["role", "id", "state", "pid", "address", "raft"]))
         print("\ncoordinator leader: " + (f"coordinator-{controller['id']} "
                                           f"(term {controller['term']})" if controller
                                           else "none (no quorum)"))
         if health is not None:
             print(f"partitions: {health['partitions']}, offline: {health['offline']}, "
                   f"under-replicated: {health['under_replicated']}")
-    return 0 if all(r["state"] == "up" for r in rows) else 3
+    return 0 if all(r.reply is not None for r in rows) else 3
 
 
 def command_add_broker(args: argparse.Namespace) -> int:
@@ -155,7 +200,7 @@ def command_add_broker(args: argparse.Namespace) -> int:
         while time.monotonic() < deadline:
             try:
                 reply = RemoteRef(postbox, spec.address, "node").ask(StatusRequest(), 1).result()
-                if not reply.details.get("fenced", True):
+                if reply.serving:
                     print(f"{spec.name} is serving (pid {reply.pid}).")
                     return 0
             except ZafkaError:
@@ -186,7 +231,7 @@ def command_node(args: argparse.Namespace) -> int:
             raise ClusterError(f"--join takes a cluster file or tcp:// addresses, not {join!r}")
         creds = ClusterFile.load(args.credentials).credentials if args.credentials else None
         config = ClusterFile(cluster_id="joined", credentials=creds, nodes=tuple(
-            NodeSpec(role="coordinator", node_id=i + 1, address=a)
+            NodeSpec(role=NodeRole.COORDINATOR, node_id=i + 1, address=a)
             for i, a in enumerate(addresses)))
     local_file = data_dir / "cluster.json"
     if Path(join).resolve() != local_file.resolve():

@@ -36,8 +36,10 @@ def run_topics(args: argparse.Namespace) -> int:
     with admin_for(args) as admin:
         if args.create:
             topic = need_topic(args)
-            admin.create_topic(topic, partitions=args.partitions or 1,
-                               replication_factor=args.replication_factor or 1,
+            # Unset means Kafka's defaults (1 and 1); 0 or less is the controller's to refuse.
+            partitions = 1 if args.partitions is None else args.partitions
+            factor = 1 if args.replication_factor is None else args.replication_factor
+            admin.create_topic(topic, partitions=partitions, replication_factor=factor,
                                config=parse_assignments(args.config or [], "--config"))
             print(f"Created topic {topic}.")
         elif args.list:

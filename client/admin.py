@@ -44,6 +44,7 @@ from zafka.core.messages import (
     NewTopic,
     OngoingReassignment,
     PartitionRecord,
+    ReplicaRole,
     ReplicaStatusRequest,
     TopicDescription,
 )
@@ -177,7 +178,7 @@ class Admin:
             except ZafkaError:
                 continue  # that leader did not answer: its offsets stay unknown (-1)
             for replica in status.replicas:
-                if replica.topic == description.name and replica.role == "leader":
+                if replica.topic == description.name and replica.role is ReplicaRole.LEADER:
                     offsets[replica.partition] = (replica.log_start_offset,
                                                   replica.log_end_offset,
                                                   replica.high_watermark)

@@ -106,9 +106,9 @@ class Consumer:
         try:
             self._ref.tell(command_type(reply=reply, **fields))
         except pykka.ActorDeadError:
+            failure = self._runtime.failures.get("consumer")
             raise ClientClosed("the consumer actor stopped"
-                               + (f": {ConsumerActor.failure!r}" if ConsumerActor.failure
-                                  else "")) from None
+                               + (f": {failure!r}" if failure else "")) from None
         try:
             return reply.result(timeout=timeout_s or self._timeout_s)
         except FutureTimeout:

@@ -24,15 +24,14 @@ log = logging.getLogger(__name__)
 
 
 class ClientActor(BaseActor):
-    """A client-side actor; ``failure`` holds the exception that stopped it, if any."""
-
-    failure: BaseException | None = None
+    """A client-side actor; what stopped it is kept in its runtime's ``failures`` under its
+    name (each client object has its own runtime, so one consumer never reports another's
+    crash)."""
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         log.error("client actor %s failed", self.name,
                   exc_info=(exception_type, exception_value, traceback))
-        type(self).failure = exception_value
-        self.failure = exception_value
+        self.runtime.failures[self.name] = exception_value
 
 
 def start_runtime(config: ClusterFile, role: str = "client") -> NodeRuntime:

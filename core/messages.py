@@ -69,15 +69,90 @@ class StatusRequest:
     """Ask a node actor for its status."""
 
 
+class NodeRole(enum.StrEnum):
+    """What a process of a cluster is (the cluster file's ``role`` of a node)."""
+
+    COORDINATOR = "coordinator"
+    BROKER = "broker"
+    CLIENT = "client"
+    """A producer's, consumer's or admin's runtime."""
+
+
+class RaftRole(enum.Enum):
+    """A raft member's role; only the leader accepts proposals (it is the controller)."""
+
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre-candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+class ReplicaRole(enum.StrEnum):
+    """What a broker's replica of a partition does now."""
+
+    LEADER = "leader"
+    FOLLOWER = "follower"
+    OFFLINE = "offline"
+    """Neither: the partition has no leader this replica can follow."""
+
+
+@message
+class RegisteredBroker:
+    """A broker as a coordinator's metadata knows it (part of ``CoordinatorStatus``)."""
+
+    broker_id: int
+    fenced: bool
+    epoch: int
+    address: str
+
+
+@message
+class CoordinatorStatus:
+    """A coordinator's Raft state and the size of the metadata it holds."""
+
+    raft_role: RaftRole
+    term: int
+    leader_id: int | None
+    commit_index: int
+    applied_index: int
+    is_controller: bool
+    metadata_offset: int
+    brokers: tuple[RegisteredBroker, ...]
+    topics: int
+
+
+@message
+class BrokerStatus:
+    """A broker's registration and the work it has under way."""
+
+    broker_epoch: int
+    fenced: bool
+    metadata_offset: int
+    replicas: int
+    replicas_starting: int
+    calls_in_flight: int
+    fetches_held: int
+    fetch_partitions_answered_unchanged: int
+
+
 @message
 class StatusReply:
-    """A node's role, identity and role-specific details."""
+    """A node's role, identity, transport counters and its role's status record."""
 
-    role: str
+    role: NodeRole
     node_id: int
     pid: int
     address: str
-    details: dict[str, Any]
+    transport: dict[str, int]
+    """The endpoint's counters (sent, received, dropped_undecodable, auth_denied, ...)."""
+    undeliverable: int
+    coordinator: CoordinatorStatus | None = None
+    broker: BrokerStatus | None = None
+
+    @property
+    def serving(self) -> bool:
+        """A broker registered and unfenced by the controller."""
+        return self.broker is not None and not self.broker.fenced
 
 
 @message
@@ -1405,7 +1480,7 @@ class ReplicaStatus:
 
     topic: str
     partition: int
-    role: str
+    role: ReplicaRole
     leader_epoch: int
     isr: tuple[int, ...]
     log_start_offset: int

@@ -9,7 +9,6 @@ Must never: do I/O or interpret commands.
 from __future__ import annotations
 
 import dataclasses
-import enum
 from typing import Any
 
 from zafka.core.errors import NotController
@@ -19,6 +18,7 @@ from zafka.core.messages import (
     InstallSnapshot,
     InstallSnapshotResponse,
     RaftEntry,
+    RaftRole,
     RequestVote,
     RequestVoteResponse,
     SnapshotMeta,
@@ -30,13 +30,8 @@ RaftMessage = (
 )
 
 
-class Role(enum.Enum):
-    """A raft member's role; only the leader accepts proposals (it is the controller)."""
-
-    FOLLOWER = "follower"
-    PRE_CANDIDATE = "pre-candidate"
-    CANDIDATE = "candidate"
-    LEADER = "leader"
+Role = RaftRole
+"""A raft member's role (declared in the catalogue, where status replies carry it)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -56,7 +56,7 @@ def main() -> None:
     try:
         broker = RemoteRef(postbox, config.brokers[0].address, "broker")
         status = broker.ask(StatusRequest(), timeout=5).result()
-        print(f"broker {status.node_id} hosts {status.details['replicas']} replicas")
+        print(f"broker {status.node_id} hosts {status.broker.replicas} replicas")
     finally:
         postbox.stop()
 

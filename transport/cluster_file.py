@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from zafka.core.messages import NodeRole
 from zafka.transport.auth import Credentials
 
 FORMAT_VERSION = 1
@@ -28,13 +29,22 @@ DEFAULT_PATH = "data/cluster.json"
 class NodeSpec:
     """One node of the cluster: its role, id and the address it listens on."""
 
-    role: str  # "coordinator" | "broker"
+    role: NodeRole
     node_id: int
     address: str  # "tcp://127.0.0.1:9301"
+
+    def __post_init__(self) -> None:
+        if self.role not in (NodeRole.COORDINATOR, NodeRole.BROKER):
+            raise ValueError(f"a node is a coordinator or a broker, not {self.role!r}")
+        object.__setattr__(self, "role", NodeRole(self.role))
 
     @property
     def name(self) -> str:
         return f"{self.role}-{self.node_id}"
+
+
+class ClusterFileError(ValueError):
+    """A cluster file that cannot be read or is not what zafka wrote."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,13 +58,13 @@ class ClusterFile:
 
     @property
     def coordinators(self) -> tuple[NodeSpec, ...]:
-        return tuple(n for n in self.nodes if n.role == "coordinator")
+        return tuple(n for n in self.nodes if n.role is NodeRole.COORDINATOR)
 
     @property
     def brokers(self) -> tuple[NodeSpec, ...]:
-        return tuple(n for n in self.nodes if n.role == "broker")
+        return tuple(n for n in self.nodes if n.role is NodeRole.BROKER)
 
-    def node(self, role: str, node_id: int) -> NodeSpec:
+    def node(self, role: NodeRole | str, node_id: int) -> NodeSpec:
         for spec in self.nodes:
             if spec.role == role and spec.node_id == node_id:
                 return spec
@@ -97,7 +107,19 @@ class ClusterFile:
                 f"no cluster file at {resolved} (start a cluster with "
                 f"'python cluster.py --brokers 3', or pass the path / set ${ENV_VAR})"
             ) from None
-        return cls.from_json(json.loads(text))
+        except (IsADirectoryError, PermissionError, UnicodeDecodeError) as error:
+            raise ClusterFileError(f"cannot read the cluster file {resolved}: {error}") from None
+        try:
+            return cls.from_json(json.loads(text))
+        except json.JSONDecodeError as error:
+            raise ClusterFileError(
+                f"the cluster file {resolved} is damaged: not JSON ({error.msg} at line "
+                f"{error.lineno} column {error.colno})") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            what = f"missing {error}" if isinstance(error, KeyError) else str(error)
+            raise ClusterFileError(
+                f"the cluster file {resolved} is damaged: {what} (it is written by "
+                f"'python cluster.py'; restore it or start a new cluster)") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write atomically with mode 0600."""
@@ -149,5 +171,5 @@ def resolve_path(path: str | os.PathLike[str] | None) -> Path:
     return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
 
 
-__all__ = ["ClusterFile", "DEFAULT_PATH", "ENV_VAR", "NodeSpec", "client_bind_url",
-           "local_address_toward", "resolve_path"]
+__all__ = ["ClusterFile", "ClusterFileError", "DEFAULT_PATH", "ENV_VAR", "NodeSpec",
+           "client_bind_url", "local_address_toward", "resolve_path"]

@@ -24,6 +24,8 @@ from typing import Any, TextIO
 from zafka.core.errors import ZafkaError
 from zafka.core.messages import (
     FaultRule,
+    NodeRole,
+    RaftRole,
     SetFaults,
     StatusReply,
     StatusRequest,
@@ -127,9 +129,10 @@ class Cluster:
             return existing
         count = brokers + coordinators
         ports = list(range(port, port + count)) if port else free_ports(host, count)
-        nodes = [NodeSpec(role="coordinator", node_id=i + 1, address=f"tcp://{host}:{ports[i]}")
+        nodes = [NodeSpec(role=NodeRole.COORDINATOR, node_id=i + 1,
+                          address=f"tcp://{host}:{ports[i]}")
                  for i in range(coordinators)]
-        nodes += [NodeSpec(role="broker", node_id=i + 1,
+        nodes += [NodeSpec(role=NodeRole.BROKER, node_id=i + 1,
                            address=f"tcp://{host}:{ports[coordinators + i]}")
                   for i in range(brokers)]
         return ClusterFile(cluster_id=secrets.token_hex(8),
@@ -145,11 +148,11 @@ class Cluster:
 
     @property
     def brokers(self) -> list[NodeProcess]:
-        return [n for n in self.nodes if n.spec.role == "broker"]
+        return [n for n in self.nodes if n.spec.role is NodeRole.BROKER]
 
     @property
     def coordinators(self) -> list[NodeProcess]:
-        return [n for n in self.nodes if n.spec.role == "coordinator"]
+        return [n for n in self.nodes if n.spec.role is NodeRole.COORDINATOR]
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -187,7 +190,7 @@ class Cluster:
         for node in self.brokers:
             while node.running():
                 try:
-                    if not self.status_of(node, timeout=1.0).details.get("fenced", True):
+                    if self.status_of(node, timeout=1.0).serving:
                         break
                 except ZafkaError:
                     pass
@@ -273,7 +276,7 @@ class Cluster:
             self.kill(name)
         self._spawn(node)
         self.wait_ready([name], timeout)
-        if node.spec.role == "broker":
+        if node.spec.role is NodeRole.BROKER:
             self.wait_serving(timeout)
 
     def add_broker(self, timeout: float = READY_TIMEOUT_S) -> NodeProcess:
@@ -317,11 +320,12 @@ class Cluster:
             if not node.running():
                 continue
             try:
-                details = self.status_of(node, timeout).details
+                raft = self.status_of(node, timeout).coordinator
             except ZafkaError:
                 continue
-            if details["raft_role"] == "leader" and (best is None or details["term"] > best[1]):
-                best = (node.name, details["term"])
+            if raft is not None and raft.raft_role is RaftRole.LEADER and (
+                    best is None or raft.term > best[1]):
+                best = (node.name, raft.term)
         return best
 
     def wait_for_coordinator_leader(self, timeout: float = 10.0,
@@ -358,7 +362,7 @@ def add_broker_to_file(path: Path) -> ClusterFile:
     config = ClusterFile.load(path)
     host = config.nodes[0].address.removeprefix("tcp://").rsplit(":", 1)[0]
     broker_id = max((b.node_id for b in config.brokers), default=0) + 1
-    spec = NodeSpec(role="broker", node_id=broker_id,
+    spec = NodeSpec(role=NodeRole.BROKER, node_id=broker_id,
                     address=f"tcp://{host}:{free_ports(host, 1)[0]}")
     config = config.with_nodes((*config.nodes, spec))
     config.save(path)

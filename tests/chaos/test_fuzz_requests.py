@@ -187,7 +187,7 @@ def raw_envelope(actor: str, body: Any) -> list[bytes]:
 
 
 def dropped_undecodable(cluster: Cluster, name: str) -> int:
-    return int(status(cluster, name).details["transport"].get("dropped_undecodable", 0))
+    return int(status(cluster, name).transport.get("dropped_undecodable", 0))
 
 
 def test_every_request_type_is_fuzzed() -> None:
@@ -224,10 +224,10 @@ def test_fuzzed_requests_get_an_answer_or_a_counted_drop_never_a_crash(
 def test_garbage_frames_are_dropped_and_counted_by_the_frame_decoder(
         small: Cluster, frames: list[bytes]) -> None:
     name = "broker-1"
-    before = status(small, name).details["transport"].get("dropped_undecodable", 0)
+    before = status(small, name).transport.get("dropped_undecodable", 0)
     send_raw(small, name, frames)
     for _ in range(100):
-        counters = status(small, name).details["transport"]
+        counters = status(small, name).transport
         if counters.get("dropped_undecodable", 0) > before:
             break
         time.sleep(0.02)

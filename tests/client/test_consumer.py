@@ -292,6 +292,23 @@ def test_misuse_is_refused_with_a_reason(env: Fixture) -> None:
             consumer.commit({TopicPartition(topic, 0): 1})
 
 
+def test_a_crashed_consumer_reports_its_own_failure_and_no_other(env: Fixture) -> None:
+    """Regression: the failure was kept on the actor class, so every consumer of the process
+    reported the first crash as its own."""
+    with env.consumer() as crashed, env.consumer() as stopped:
+        crashed.actor_ref.tell(object())  # no handler for it: the actor fails
+        stopped.actor_ref.stop()  # stopped cleanly, without a failure
+        deadline = time.monotonic() + 10
+        while crashed.actor_ref.is_alive():
+            assert time.monotonic() < deadline, "the consumer actor did not stop"
+            time.sleep(0.01)
+        with pytest.raises(ClientClosed, match="cannot handle object"):
+            crashed.assign([TopicPartition("x", 0)])
+        with pytest.raises(ClientClosed) as refused:
+            stopped.assign([TopicPartition("x", 0)])
+        assert str(refused.value) == "the consumer actor stopped"
+
+
 class Relay(pykka.ThreadingActor):
     """A user's actor that polls the consumer through its ref without ever blocking."""
 

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from zafka.client.admin import Admin
-from zafka.core.messages import FetchPartition, FetchRequest, FetchResponse, StatusRequest
+from zafka.core.messages import (
+    BrokerStatus,
+    FetchPartition,
+    FetchRequest,
+    FetchResponse,
+    StatusRequest,
+)
 from zafka.storage.records import decode_batches
 
 from tests.integration.wire import RawProducer, wait_until
@@ -29,13 +34,15 @@ def one(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         with Admin(str(cluster.cluster_file_path)) as admin:
             admin.create_topic("wide", partitions=PARTITIONS, replication_factor=1)
             wait_until(lambda: all(p.leader == 1 for p in admin.describe_topic("wide").partitions)
-                       and broker_status(cluster)["replicas"] >= PARTITIONS,
+                       and broker_status(cluster).replicas >= PARTITIONS,
                        what="every replica started")
         yield cluster
 
 
-def broker_status(cluster: Cluster) -> dict[str, Any]:
-    return dict(cluster.ref("broker-1", "broker").ask(StatusRequest(), 5).result().details)
+def broker_status(cluster: Cluster) -> BrokerStatus:
+    status = cluster.ref("broker-1", "broker").ask(StatusRequest(), 5).result().broker
+    assert status is not None
+    return status
 
 
 def wide_fetch(ends: dict[int, int], *, max_wait_ms: int, min_bytes: int = 1) -> FetchRequest:
@@ -59,7 +66,7 @@ def values(reply: FetchResponse) -> dict[int, list[bytes]]:
 def test_a_held_fetch_parks_nothing_at_the_replicas_and_wakes_on_data(one: Cluster) -> None:
     fetch = one.ref("broker-1", "broker").ask(wide_fetch(ends_now(one), max_wait_ms=30_000),
                                                40)
-    wait_until(lambda: broker_status(one)["fetches_held"] == 1, what="the fetch held")
+    wait_until(lambda: broker_status(one).fetches_held == 1, what="the fetch held")
     status = broker_status(one)
     assert status["calls_in_flight"] == 0, "waiting costs no call per partition"
     assert not fetch.done()
@@ -67,7 +74,7 @@ def test_a_held_fetch_parks_nothing_at_the_replicas_and_wakes_on_data(one: Clust
         RawProducer(one, admin, "wide").send(17, [b"wake"])
     reply = fetch.result(timeout=20)  # long before the 30 s wait: the append woke it
     assert values(reply) == {17: [b"wake"]}
-    assert broker_status(one)["fetches_held"] == 0
+    assert broker_status(one).fetches_held == 0
 
 
 def test_a_fetch_that_finds_nothing_is_answered_empty_at_max_wait(one: Cluster) -> None:
@@ -84,7 +91,7 @@ def test_min_bytes_keeps_a_fetch_waiting_for_more_and_max_wait_answers_what_it_h
     ends = ends_now(one)
     fetch = one.ref("broker-1", "broker").ask(
         wide_fetch(ends, max_wait_ms=2_000, min_bytes=1 << 20), 20)
-    wait_until(lambda: broker_status(one)["fetches_held"] == 1, what="the fetch held")
+    wait_until(lambda: broker_status(one).fetches_held == 1, what="the fetch held")
     with Admin(str(one.cluster_file_path)) as admin:
         producer = RawProducer(one, admin, "wide")
         producer.send(3, [b"a"])
@@ -97,12 +104,12 @@ def test_many_waiting_fetches_are_each_answered_once(one: Cluster) -> None:
     ends = ends_now(one)
     broker = one.ref("broker-1", "broker")
     fetches = [broker.ask(wide_fetch(ends, max_wait_ms=30_000), 40) for _ in range(10)]
-    wait_until(lambda: broker_status(one)["fetches_held"] == 10, what="ten fetches held")
+    wait_until(lambda: broker_status(one).fetches_held == 10, what="ten fetches held")
     with Admin(str(one.cluster_file_path)) as admin:
         RawProducer(one, admin, "wide").send(5, [b"x"])
     replies = [f.result(timeout=20) for f in fetches]
     assert all(values(r) == {5: [b"x"]} for r in replies)
-    assert broker_status(one)["fetches_held"] == 0
+    assert broker_status(one).fetches_held == 0
 
 
 def test_an_unchanged_partition_is_answered_without_asking_its_replica(one: Cluster) -> None:
@@ -110,7 +117,7 @@ def test_an_unchanged_partition_is_answered_without_asking_its_replica(one: Clus
     ends = ends_now(one)
 
     def unchanged() -> int:
-        return int(broker_status(one)["fetch_partitions_answered_unchanged"])
+        return int(broker_status(one).fetch_partitions_answered_unchanged)
 
     broker.ask(wide_fetch(ends, max_wait_ms=0), 20).result()
     before = unchanged()

@@ -101,7 +101,7 @@ def test_an_ask_in_flight_fails_at_once_when_its_peer_dies(small: Cluster) -> No
 
 
 def transport_stats(cluster: Cluster, name: str) -> dict[str, int]:
-    return cluster.ref(name).ask(StatusRequest(), 5).result().details["transport"]
+    return cluster.ref(name).ask(StatusRequest(), 5).result().transport
 
 
 def raw_socket(cluster: Cluster, name: str, with_credentials: bool) -> zmq.Socket:

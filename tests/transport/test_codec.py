@@ -9,7 +9,15 @@ import pickle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from zafka.core.messages import Echo, Envelope, StatusReply
+from zafka.core.messages import (
+    CoordinatorStatus,
+    Echo,
+    Envelope,
+    NodeRole,
+    RaftRole,
+    RegisteredBroker,
+    StatusReply,
+)
 from zafka.transport import codec
 
 
@@ -19,8 +27,12 @@ def envelope(body: object) -> Envelope:
 
 
 def test_round_trip_keeps_every_field() -> None:
-    sent = envelope(StatusReply(role="broker", node_id=2, pid=3, address="a",
-                                details={"k": [1, 2.5, None, "x"], "t": (1, b"b")}))
+    sent = envelope(StatusReply(
+        role=NodeRole.COORDINATOR, node_id=2, pid=3, address="a", transport={"sent": 4},
+        undeliverable=0, coordinator=CoordinatorStatus(
+            raft_role=RaftRole.LEADER, term=3, leader_id=None, commit_index=9,
+            applied_index=8, is_controller=True, metadata_offset=7, topics=1,
+            brokers=(RegisteredBroker(broker_id=1, fenced=False, epoch=5, address="b"),))))
     assert codec.decode([bytes(f) for f in codec.encode(sent)]) == sent
 
 
