@@ -5,7 +5,7 @@ caught-up tick, the committed ISR and at most one AlterPartition proposal in fli
 watermark (HW = min LEO over the maximal ISR, the leader's own LEO counting only once flushed
 when fsync-before-ack is on), the bounded table of produce requests waiting for their ack and
 the bounded table of long-poll fetches waiting for data.  Every call returns plain effects
-(``LeaderEffects``) that the ``PartitionActor`` carries out.
+(``LeaderEffects``) that the leading replica's ``ReplicaActor`` carries out.
 
 Must never: touch the log or any storage, send messages, read a clock or import anything outside
 the standard library.  It works with offsets, epochs and ticks only.  A new leader epoch means a

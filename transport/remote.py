@@ -2,7 +2,8 @@
 
 Owns: the process's ``Endpoint``, the table of pending asks (bounded; each entry expires at
 its deadline and fails its future with ``RequestTimedOut``), and the hook to which envelopes
-for local actors are handed (installed by ``actors.router``; plain programs have none).
+for local actors are handed (installed by the process's ``NodeRuntime``, which routes them
+to its actors by name; plain programs have none).
 
 An ask to a peer whose connection drops, or that refuses connections, fails at once
 (``RequestTimedOut`` naming the lost connection) instead of waiting for its deadline.

@@ -68,7 +68,7 @@ def test_a_held_fetch_parks_nothing_at_the_replicas_and_wakes_on_data(one: Clust
                                                40)
     wait_until(lambda: broker_status(one).fetches_held == 1, what="the fetch held")
     status = broker_status(one)
-    assert status["calls_in_flight"] == 0, "waiting costs no call per partition"
+    assert status.calls_in_flight == 0, "waiting costs no call per partition"
     assert not fetch.done()
     with Admin(str(one.cluster_file_path)) as admin:
         RawProducer(one, admin, "wide").send(17, [b"wake"])

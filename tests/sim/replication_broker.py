@@ -2,8 +2,9 @@
 
 Owns: one replica's ``MemoryLog``, its HW checkpoint, incarnation, the committed partition state
 it last saw, and its role: a ``LeaderState`` with a ``ProducerStateTable`` or a
-``FollowerState``.  It carries out the cores' effects the way ``PartitionActor`` and
-``ReplicaActor`` will: append, flush, truncate, reply, send.
+``FollowerState``.  It carries out the cores' effects the way ``ReplicaActor``
+(``actors/replica.py``, which owns the log and, while it leads, the leader state) does:
+append, flush, truncate, reply, send.
 
 Must never: make a replication decision itself; every decision comes from a core.
 """
