@@ -25,8 +25,8 @@ Options (kafka-python's names and defaults): ``acks`` (0, 1, "all"), ``enable_id
 ``batch_size`` (16384), ``buffer_memory`` (32 MiB; ``send`` blocks up to ``max_block_ms``
 (60000) for room, then raises ``BufferExhausted``), ``max_request_size`` (1 MiB),
 ``max_in_flight_requests_per_connection`` (5), ``metadata_max_age_ms``, ``compression_type``
-(None or "gzip"), ``key_serializer`` / ``value_serializer`` ("bytes", "str", "json",
-"pickle" or a callable), ``client_id``.
+(None, "gzip", "snappy", "lz4" or "zstd"), ``key_serializer`` / ``value_serializer``
+("bytes", "str", "json", "pickle" or a callable), ``client_id``.
 
 Errors: ``send`` raises ``SerializationError``, ``RecordTooLarge`` (over
 ``max_request_size``), ``UnknownTopicOrPartition`` (after metadata lookups), ``BufferExhausted``

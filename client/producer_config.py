@@ -15,10 +15,18 @@ import math
 from typing import Any
 
 from zafka.client.serializers import SerializerSpec
-from zafka.storage.records import COMPRESSION_GZIP, COMPRESSION_NONE
+from zafka.storage.records import (
+    COMPRESSION_GZIP,
+    COMPRESSION_LZ4,
+    COMPRESSION_NONE,
+    COMPRESSION_SNAPPY,
+    COMPRESSION_ZSTD,
+)
 
 ACKS_ALL = -1
-COMPRESSION_CODES = {None: COMPRESSION_NONE, "none": COMPRESSION_NONE, "gzip": COMPRESSION_GZIP}
+COMPRESSION_CODES = {None: COMPRESSION_NONE, "none": COMPRESSION_NONE, "gzip": COMPRESSION_GZIP,
+                     "snappy": COMPRESSION_SNAPPY, "lz4": COMPRESSION_LZ4,
+                     "zstd": COMPRESSION_ZSTD}
 IDEMPOTENT_IN_FLIGHT_MAX = 5
 
 
@@ -77,8 +85,8 @@ class ProducerConfig:
             raise ProducerConfigError(f"acks must be 0, 1 or 'all', not {self.acks!r}")
         if self.compression_type not in COMPRESSION_CODES:
             raise ProducerConfigError(
-                f"compression_type {self.compression_type!r} is not supported: use None or "
-                f"'gzip' (lz4, zstd and snappy are not available in this build)")
+                f"compression_type {self.compression_type!r} is not supported: use None, "
+                f"'gzip', 'snappy', 'lz4' or 'zstd'")
         positive = ("batch_size", "buffer_memory", "max_request_size", "request_timeout_ms",
                     "delivery_timeout_ms", "max_in_flight_requests_per_connection",
                     "metadata_max_age_ms")

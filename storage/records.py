@@ -6,20 +6,23 @@ varint records) and nothing else.  Brokers use only the header functions (``read
 they never decode records.  Clients use ``encode_batch`` / ``decode_batch``.
 
 Must never: do I/O, know about logs, offsets assignment policy or replication.
-Compression: none and gzip (lz4 / zstd / snappy batches are refused with ``InvalidRequest``).
+Compression: none, gzip, snappy, lz4 and zstd (``storage.compression``); a broker stores a
+compressed batch as the client sent it.  Timestamps: a batch whose attributes say
+LogAppendTime gives every record the batch's ``maxTimestamp`` (``set_log_append_time`` stamps
+it, as a Kafka broker does for a topic with ``message.timestamp.type=LogAppendTime``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import operator
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import crc32c
-from zafka.core.errors import CorruptRecord, InvalidRequest, RecordTooLarge
+from zafka.core.errors import CorruptRecord, RecordTooLarge
+from zafka.storage import compression as codecs
 
 Buffer = bytes | bytearray | memoryview
 Headers = tuple[tuple[str, bytes | None], ...]
@@ -30,6 +33,9 @@ LOG_OVERHEAD = 12
 """``baseOffset`` + ``batchLength``: the bytes of a batch not counted by ``batchLength``."""
 COMPRESSION_NONE = 0
 COMPRESSION_GZIP = 1
+COMPRESSION_SNAPPY = 2
+COMPRESSION_LZ4 = 3
+COMPRESSION_ZSTD = 4
 COMPRESSION_MASK = 0x07
 TIMESTAMP_TYPE_MASK = 0x08
 TRANSACTIONAL_MASK = 0x10
@@ -40,6 +46,8 @@ NO_SEQUENCE = -1
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _CRC_START = 21
 _CRC_OFFSET = 17
+_ATTRIBUTES_OFFSET = 21
+_MAX_TIMESTAMP_OFFSET = 35
 _EPOCH = struct.Struct(">i")
 _OFFSET = struct.Struct(">q")
 _CRC = struct.Struct(">I")
@@ -212,6 +220,17 @@ def set_partition_leader_epoch(buf: bytearray | memoryview, pos: int, epoch: int
     _EPOCH.pack_into(buf, pos + 8 + 4, epoch)
 
 
+def set_log_append_time(buf: bytearray | memoryview, pos: int, timestamp_ms: int) -> None:
+    """Mark the batch at ``pos`` LogAppendTime with ``timestamp_ms`` as its max timestamp and
+    recompute its CRC (both are inside it); the records, compressed or not, are untouched."""
+    header = read_header(buf, pos)
+    attributes = header.attributes | TIMESTAMP_TYPE_MASK
+    struct.pack_into(">h", buf, pos + _ATTRIBUTES_OFFSET, attributes)
+    struct.pack_into(">q", buf, pos + _MAX_TIMESTAMP_OFFSET, timestamp_ms)
+    crc = crc32c.crc32c(memoryview(buf)[pos + _CRC_START:pos + header.size])
+    _CRC.pack_into(buf, pos + _CRC_OFFSET, crc)
+
+
 def encode_batch(
     records: Sequence[Record],
     *,
@@ -224,11 +243,13 @@ def encode_batch(
     is_transactional: bool = False,
     offset_deltas: Sequence[int] | None = None,
     last_offset_delta: int | None = None,
+    log_append_time: int | None = None,
 ) -> bytes:
     """One v2 batch holding ``records`` (at least one).
 
     ``offset_deltas`` (default 0, 1, 2, ...) and ``last_offset_delta`` (default the last
-    delta) let a compacted batch keep its records' original offsets and its offset range.
+    delta) let a compacted batch keep its records' original offsets and its offset range;
+    ``log_append_time`` (ms) marks the batch LogAppendTime with that max timestamp.
     """
     if not records:
         raise ValueError("a record batch holds at least one record")
@@ -236,14 +257,14 @@ def encode_batch(
         offset_deltas = range(len(records))
     base_timestamp = records[0].timestamp_ms
     body = _encode_records(records, offset_deltas, base_timestamp)
-    if compression == COMPRESSION_GZIP:
-        body = gzip.compress(body, compresslevel=6, mtime=0)
-    elif compression != COMPRESSION_NONE:
-        raise InvalidRequest(f"unsupported compression type {compression}")
-    attributes = compression | (TRANSACTIONAL_MASK if is_transactional else 0)
+    body = codecs.compress(compression, body)
+    attributes = (compression | (TRANSACTIONAL_MASK if is_transactional else 0)
+                  | (TIMESTAMP_TYPE_MASK if log_append_time else 0))
     if last_offset_delta is None:
         last_offset_delta = offset_deltas[-1]
     max_timestamp = max(r.timestamp_ms for r in records)
+    if log_append_time is not None:
+        max_timestamp = log_append_time
     header = _HEADER.pack(
         base_offset, HEADER_SIZE - LOG_OVERHEAD + len(body), partition_leader_epoch, MAGIC, 0,
         attributes, last_offset_delta, base_timestamp, max_timestamp, producer_id,
@@ -299,15 +320,15 @@ def decode_batch(buf: Buffer, *, check: bool = True) -> list[ConsumerRecord]:
     header = read_header(buf)
     if check:
         check_crc(buf, 0, header)
-    body: Buffer = memoryview(buf)[HEADER_SIZE:header.size]
-    if header.compression == COMPRESSION_GZIP:
-        body = gzip.decompress(body)
-    elif header.compression != COMPRESSION_NONE:
-        raise InvalidRequest(f"unsupported compression type {header.compression}")
+    body = codecs.decompress(header.compression, memoryview(buf)[HEADER_SIZE:header.size])
     try:
-        return _decode_records(bytes(body), header)
+        records = _decode_records(body, header)
     except (IndexError, UnicodeDecodeError) as exc:
         raise CorruptRecord(f"batch at offset {header.base_offset}: bad record: {exc}") from exc
+    if header.attributes & TIMESTAMP_TYPE_MASK:
+        stamp = header.max_timestamp
+        return [r._replace(timestamp_ms=stamp) for r in records]
+    return records
 
 
 def decode_batches(buf: Buffer, *, check: bool = True) -> list[ConsumerRecord]:
@@ -427,12 +448,16 @@ def rebuild_batch(header: BatchHeader, kept: Sequence[ConsumerRecord]) -> bytes:
         compression=header.compression, is_transactional=header.is_transactional,
         offset_deltas=[r.offset - header.base_offset for r in kept],
         last_offset_delta=header.last_offset_delta,
+        log_append_time=(header.max_timestamp if header.attributes & TIMESTAMP_TYPE_MASK
+                         else None),
     )
 
 
 __all__ = [
-    "COMPRESSION_GZIP", "COMPRESSION_NONE", "HEADER_SIZE", "LOG_OVERHEAD", "MAGIC",
+    "COMPRESSION_GZIP", "COMPRESSION_LZ4", "COMPRESSION_NONE", "COMPRESSION_SNAPPY",
+    "COMPRESSION_ZSTD", "HEADER_SIZE", "LOG_OVERHEAD", "MAGIC",
     "BatchHeader", "Buffer", "ConsumerRecord", "Headers", "Record", "check_crc",
     "decode_batch", "decode_batches", "encode_batch", "iter_batches", "read_header",
-    "rebuild_batch", "set_base_offset", "set_partition_leader_epoch", "validate_batches",
+    "rebuild_batch", "set_base_offset", "set_log_append_time", "set_partition_leader_epoch",
+    "validate_batches",
 ]

@@ -132,6 +132,22 @@ def test_compaction_keeps_the_newest_record_per_key(logs: LogFactory) -> None:
         (5, b"a"), (6, b"d"), (8, b"e"), (9, b"e")], "the active segment is never compacted"
 
 
+@pytest.mark.parametrize("codec", [1, 2, 3, 4], ids=["gzip", "snappy", "lz4", "zstd"])
+def test_compaction_rewrites_compressed_batches_in_their_codec(logs: LogFactory,
+                                                               codec: int) -> None:
+    config = LogConfig(cleanup_policy="compact", segment_bytes=200, delete_retention_ms=1000)
+    log = logs.open(config)
+    for round_ in range(3):
+        records = [Record(b"k%d" % i, b"v%d-%d" % (i, round_), (("h", b"x"),),
+                          timestamp_ms=10_000 + round_) for i in range(4)]
+        log.append_as_leader(encode_batch(records, compression=codec), leader_epoch=0)
+    assert log.compact(now_ms=10_500) == 4, "round 0 is superseded by round 1"
+    survivors = read_all(log)
+    assert [(r.offset, r.key, r.value, r.headers) for r in survivors[:4]] == [
+        (4 + i, b"k%d" % i, b"v%d-1" % i, (("h", b"x"),)) for i in range(4)]
+    assert {h.compression for _, h in log.segments[0].headers_from(0)} <= {codec}
+
+
 def test_truncate_drops_the_tail_and_its_epochs(logs: LogFactory) -> None:
     log = logs.open(LogConfig(segment_bytes=300))
     for epoch in (1, 1, 2, 3, 3):

@@ -7,8 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 from zafka.core.errors import CorruptRecord, RecordTooLarge
+from zafka.storage import compression
 from zafka.storage.records import (
     COMPRESSION_GZIP,
+    COMPRESSION_LZ4,
+    COMPRESSION_SNAPPY,
+    COMPRESSION_ZSTD,
     HEADER_SIZE,
     Record,
     decode_batch,
@@ -17,6 +21,7 @@ from zafka.storage.records import (
     iter_batches,
     read_header,
     set_base_offset,
+    set_log_append_time,
     set_partition_leader_epoch,
     validate_batches,
 )
@@ -35,7 +40,8 @@ def as_tuples(decoded: list) -> list[tuple]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(records, st.integers(0, 2**40), st.sampled_from([0, COMPRESSION_GZIP]))
+@given(records, st.integers(0, 2**40), st.sampled_from(
+    [0, COMPRESSION_GZIP, COMPRESSION_SNAPPY, COMPRESSION_LZ4, COMPRESSION_ZSTD]))
 def test_decode_inverts_encode(recs: list[Record], base_offset: int, compression: int) -> None:
     data = encode_batch(recs, base_offset=base_offset, compression=compression)
     decoded = decode_batch(data)
@@ -74,6 +80,46 @@ def test_we_decode_kafka_python_batches(recs: list[Record], compression: int) ->
     assert header.max_timestamp == max(r.timestamp_ms for r in recs)
     assert as_tuples(decode_batch(data)) == [
         (r.key, r.value, r.headers, r.timestamp_ms) for r in recs]
+
+
+def test_snappy_in_xerial_framing_as_the_java_client_writes_it() -> None:
+    import cramjam
+    body = bytes(range(256)) * 40
+    blocks = [bytes(cramjam.snappy.compress_raw(body[i:i + 3000]))
+              for i in range(0, len(body), 3000)]
+    framed = b"\x82SNAPPY\x00" + b"\x00\x00\x00\x01" * 2 + b"".join(
+        len(b).to_bytes(4, "big") + b for b in blocks)
+    assert compression.decompress(COMPRESSION_SNAPPY, framed) == body
+    with pytest.raises(CorruptRecord, match="overruns"):
+        compression.decompress(COMPRESSION_SNAPPY, framed[:-10])
+
+
+@pytest.mark.parametrize("codec", [COMPRESSION_GZIP, COMPRESSION_SNAPPY, COMPRESSION_LZ4,
+                                   COMPRESSION_ZSTD])
+def test_garbage_in_a_compressed_batch_is_a_clear_corrupt_record(codec: int) -> None:
+    with pytest.raises(CorruptRecord, match="cannot decompress"):
+        compression.decompress(codec, b"certainly not compressed bytes")
+
+
+def test_an_unknown_codec_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="unknown compression type 'brotli'"):
+        compression.codec_of("brotli")
+    assert compression.codec_of("zstd") == COMPRESSION_ZSTD
+
+
+@pytest.mark.parametrize("codec", [0, COMPRESSION_LZ4])
+def test_log_append_time_restamps_a_batch_without_touching_its_records(codec: int) -> None:
+    recs = [Record(b"k", b"v%d" % i, timestamp_ms=1000 + i) for i in range(5)]
+    data = bytearray(encode_batch(recs, compression=codec))
+    records_before = bytes(data[HEADER_SIZE:])
+    set_log_append_time(data, 0, 777_000)
+    assert bytes(data[HEADER_SIZE:]) == records_before
+    validate_batches(data)  # the CRC was recomputed
+    header = read_header(data)
+    assert header.max_timestamp == 777_000 and header.attributes & 0x08
+    assert [r.timestamp_ms for r in decode_batch(data)] == [777_000] * 5
+    theirs = DefaultRecordBatch(bytearray(data))
+    assert theirs.validate_crc() and theirs.timestamp_type == 1
 
 
 def test_header_view_reads_every_field_without_decoding_records() -> None:
