@@ -2,9 +2,9 @@
 
 Owns: the key and value bytes of the records the group coordinator writes to the internal,
 compacted topic ``__consumer_offsets`` (committed offsets and group metadata), the choice of
-that topic's partition for a group (Kafka's ``abs(groupId.hashCode()) % n``), and the
-consumer protocol's subscription / assignment bytes that travel opaquely through JoinGroup
-and SyncGroup.
+that topic's partition for a group (Kafka's ``abs(groupId.hashCode()) % n``).  The consumer
+protocol's subscription / assignment bytes, which travel opaquely through JoinGroup and
+SyncGroup, are Kafka's own (``core.consumer_protocol``, re-exported here).
 
 Every key and value starts with a big-endian int16: the record type (keys) or the schema
 version (values); the rest is compact, key-sorted JSON so equal keys are equal bytes and
@@ -21,13 +21,19 @@ import json
 import struct
 from typing import Any
 
+from zafka.core.consumer_protocol import (
+    Subscription,
+    decode_assignment,
+    decode_subscription,
+    encode_assignment,
+    encode_subscription,
+)
 from zafka.core.messages import TopicPartition
 
 OFFSETS_TOPIC = "__consumer_offsets"
 OFFSET_KEY_TYPE = 1
 GROUP_KEY_TYPE = 2
 VALUE_VERSION = 1
-CONSUMER_PROTOCOL_VERSION = 1
 
 _INT16 = struct.Struct(">h")
 
@@ -174,51 +180,6 @@ def decode_group(value: bytes) -> GroupMetadata:
         base64.b64decode(m["assignment"])) for m in body["members"])
     return GroupMetadata(body["protocol_type"], body["generation_id"], body["protocol_name"],
                          body["leader"], members)
-
-
-# --- consumer protocol (protocol_type "consumer") ----------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Subscription:
-    """A consumer's JoinGroup metadata: subscribed topics and the partitions it owns now."""
-
-    topics: tuple[str, ...]
-    owned_partitions: tuple[TopicPartition, ...] = ()
-    user_data: bytes = b""
-
-
-def encode_subscription(sub: Subscription) -> bytes:
-    """Consumer-protocol subscription bytes."""
-    return _dump(CONSUMER_PROTOCOL_VERSION, {
-        "topics": sorted(sub.topics), "owned": [list(tp) for tp in sub.owned_partitions],
-        "user_data": _b64(sub.user_data)})
-
-
-def decode_subscription(data: bytes) -> Subscription:
-    """Parse consumer-protocol subscription bytes; raises ``ValueError`` if malformed."""
-    version, body = _load(data)
-    if version != CONSUMER_PROTOCOL_VERSION:
-        raise ValueError(f"unsupported consumer protocol version {version}")
-    return Subscription(tuple(body["topics"]),
-                        tuple(TopicPartition(t, p) for t, p in body["owned"]),
-                        base64.b64decode(body["user_data"]))
-
-
-def encode_assignment(partitions: list[TopicPartition] | tuple[TopicPartition, ...]) -> bytes:
-    """Consumer-protocol assignment bytes (sorted partitions)."""
-    return _dump(CONSUMER_PROTOCOL_VERSION, {"partitions": [list(tp)
-                                                            for tp in sorted(partitions)]})
-
-
-def decode_assignment(data: bytes) -> tuple[TopicPartition, ...]:
-    """Parse consumer-protocol assignment bytes; empty bytes mean no partitions."""
-    if not data:
-        return ()
-    version, body = _load(data)
-    if version != CONSUMER_PROTOCOL_VERSION:
-        raise ValueError(f"unsupported consumer protocol version {version}")
-    return tuple(TopicPartition(t, p) for t, p in body["partitions"])
 
 
 __all__ = [
