@@ -343,7 +343,8 @@ class ReplicaActor(FollowerMixin, BaseActor):
             self.hold_ack(envelope, call, duplicate.first_offset, duplicate.last_offset,
                           LeaderEffects())
             return
-        info = self.log.append_as_leader(data.records, self.leader.leader_epoch)
+        info = self.log.append_as_leader(data.records, self.leader.leader_epoch,
+                                         int(time.time() * 1000))
         for header in info.batches:
             self.producers.on_header_appended(_producer_header(header))
         effects = self.leader.on_append(info.last_offset, self.now_tick)

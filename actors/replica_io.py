@@ -39,6 +39,7 @@ def log_config_for(configs: Mapping[str, ConfigValue], tunables: Tunables) -> Lo
         flush_messages=(policy.flush_messages
                         if lazy and policy.flush_messages != LONG_MAX else None),
         flush_ms=policy.flush_ms if lazy and policy.flush_ms != LONG_MAX else None,
+        log_append_time=configs["message.timestamp.type"] == "LogAppendTime",
     )
 
 

@@ -36,7 +36,9 @@ from zafka.storage.log_config import LogConfig
 from zafka.storage.records import (
     BatchHeader,
     check_crc,
+    read_header,
     set_base_offset,
+    set_log_append_time,
     set_partition_leader_epoch,
     validate_batches,
 )
@@ -149,8 +151,10 @@ class PartitionLog:
 
     # --- appending -----------------------------------------------------------------------
 
-    def append_as_leader(self, batches: Buffer, leader_epoch: int) -> AppendInfo:
-        """Validate, assign offsets from the LEO, stamp ``leader_epoch``, append."""
+    def append_as_leader(self, batches: Buffer, leader_epoch: int,
+                         now_ms: int | None = None) -> AppendInfo:
+        """Validate, assign offsets from the LEO, stamp ``leader_epoch`` (and, for a
+        LogAppendTime log, ``now_ms`` as every batch's timestamp), append."""
         headers = validate_batches(batches, self.config.max_message_bytes)
         if not headers:
             raise InvalidRequest("an append needs at least one batch")
@@ -159,9 +163,13 @@ class PartitionLog:
         position = 0
         next_offset = self.log_end_offset
         stored = []
+        stamp = now_ms if self.config.log_append_time else None
         for header in headers:
             set_base_offset(data, position, next_offset)
             set_partition_leader_epoch(data, position, leader_epoch)
+            if stamp is not None:
+                set_log_append_time(data, position, stamp)
+                header = read_header(data, position)
             stored.append(header._replace(base_offset=next_offset,
                                           partition_leader_epoch=leader_epoch))
             next_offset += header.last_offset_delta + 1

@@ -30,6 +30,8 @@ class LogConfig:
     every acknowledgement, the safe default)."""
     flush_ms: int | None = None
     recovery_checkpoint_interval_ms: int = 60_000
+    log_append_time: bool = False
+    """``message.timestamp.type=LogAppendTime``: the leader stamps each batch with its clock."""
 
     def __post_init__(self) -> None:
         assert self.segment_bytes >= 14 + 61, self.segment_bytes

@@ -148,6 +148,15 @@ def test_compaction_rewrites_compressed_batches_in_their_codec(logs: LogFactory,
     assert {h.compression for _, h in log.segments[0].headers_from(0)} <= {codec}
 
 
+def test_a_log_append_time_log_stamps_batches_with_the_leaders_clock(logs: LogFactory) -> None:
+    log = logs.open(LogConfig(log_append_time=True))
+    log.append_as_leader(encode_batch([Record(None, b"v", timestamp_ms=5)] * 2,
+                                      compression=3), leader_epoch=0, now_ms=123_456)
+    assert [r.timestamp_ms for r in read_all(log)] == [123_456, 123_456]
+    assert read_header(log.read(0, 1 << 20)).attributes & 0x08
+    assert [r.timestamp_ms for r in read_all(logs.reopen(log))] == [123_456, 123_456]
+
+
 def test_truncate_drops_the_tail_and_its_epochs(logs: LogFactory) -> None:
     log = logs.open(LogConfig(segment_bytes=300))
     for epoch in (1, 1, 2, 3, 3):
