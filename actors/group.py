@@ -27,6 +27,9 @@ from zafka.core.group import GroupCoordinator
 from zafka.core.group_codec import OFFSETS_TOPIC
 from zafka.core.group_model import GroupEffects, GroupLimits
 from zafka.core.messages import (
+    DeletedGroup,
+    DeleteGroupsRequest,
+    DeleteGroupsResponse,
     DescribeGroupsRequest,
     DescribeGroupsResponse,
     Envelope,
@@ -57,7 +60,7 @@ from zafka.storage.records import Record, decode_batches, encode_batch
 
 GROUP_REQUESTS = (JoinGroupRequest, SyncGroupRequest, HeartbeatRequest, LeaveGroupRequest,
                   OffsetCommitRequest, OffsetFetchRequest, ListGroupsRequest,
-                  DescribeGroupsRequest)
+                  DescribeGroupsRequest, DeleteGroupsRequest)
 TICK_EVERY = 5
 READ_BYTES = 4 * 1024 * 1024
 APPEND_TIMEOUT_MS = 10_000
@@ -180,6 +183,9 @@ def _not_coordinator(request: Any) -> Any:
         return ListGroupsResponse(error_code=ErrorCode.NONE, groups=())
     if isinstance(request, DescribeGroupsRequest):
         return DescribeGroupsResponse(groups=())
+    if isinstance(request, DeleteGroupsRequest):
+        return DeleteGroupsResponse(results=tuple(DeletedGroup(group_id=g, error_code=error)
+                                                  for g in request.group_ids))
     return {JoinGroupRequest: JoinGroupResponse, SyncGroupRequest: SyncGroupResponse,
             HeartbeatRequest: HeartbeatResponse, LeaveGroupRequest: LeaveGroupResponse,
             OffsetFetchRequest: OffsetFetchResponse}[type(request)](error_code=error)

@@ -40,6 +40,8 @@ class ErrorCode(enum.IntEnum):
     OUT_OF_ORDER_SEQUENCE = 45
     DUPLICATE_SEQUENCE = 46
     INVALID_PRODUCER_EPOCH = 47
+    NON_EMPTY_GROUP = 68
+    GROUP_ID_NOT_FOUND = 69
     FENCED_LEADER_EPOCH = 74
     UNKNOWN_LEADER_EPOCH = 75
     STALE_BROKER_EPOCH = 77
@@ -126,6 +128,16 @@ class InconsistentGroupProtocol(ZafkaError):
 
 class UnknownMemberId(ZafkaError):
     code = ErrorCode.UNKNOWN_MEMBER_ID
+
+
+class NonEmptyGroup(ZafkaError):
+    """DeleteGroups of a group that still has members."""
+
+    code = ErrorCode.NON_EMPTY_GROUP
+
+
+class GroupIdNotFound(ZafkaError):
+    code = ErrorCode.GROUP_ID_NOT_FOUND
 
 
 class InvalidSessionTimeout(ZafkaError):

@@ -40,12 +40,14 @@ from zafka.core.group_model import (
     GroupLimits,
     Member,
     PendingCommit,
+    PendingDelete,
     PendingSync,
     SendReply,
     Waiter,
     append_error,
 )
 from zafka.core.messages import (
+    DeleteGroupsRequest,
     DescribedGroup,
     DescribeGroupsRequest,
     DescribeGroupsResponse,
@@ -89,7 +91,7 @@ class GroupCoordinator:
         self.now = 0
         self.groups: dict[str, Group] = {}
         self.owned_partitions: set[int] = set()
-        self._pending: dict[int, PendingCommit | PendingSync | None] = {}
+        self._pending: dict[int, PendingCommit | PendingSync | PendingDelete | None] = {}
         self._next_append_id = 1
         self._deadlines: list[tuple[int, str]] = []
 
@@ -141,7 +143,11 @@ class GroupCoordinator:
                 self._fail_waiters(member, ErrorCode.NOT_COORDINATOR, eff)
             del self.groups[group.group_id]
         for append_id, pending in list(self._pending.items()):
-            if pending is not None and self.partition_for(pending.group_id) == partition:
+            if isinstance(pending, PendingDelete):
+                if any(self.partition_for(g) == partition for g, _ in pending.results):
+                    eff.extend(self.on_append_done(append_id,
+                                                   ErrorCode.NOT_LEADER_OR_FOLLOWER))
+            elif pending is not None and self.partition_for(pending.group_id) == partition:
                 eff.extend(self.on_append_done(append_id, ErrorCode.NOT_LEADER_OR_FOLLOWER))
         return eff
 
@@ -450,6 +456,8 @@ class GroupCoordinator:
                         pending.group_id, self.partition_for(pending.group_id))
                 group.offsets.update(pending.offsets)
             eff.reply(pending.reply_to, pending.response(append_error(error)))
+        elif isinstance(pending, PendingDelete):
+            eff.reply(pending.reply_to, pending.response(append_error(error)))
         elif isinstance(pending, PendingSync):
             group = self.groups.get(pending.group_id)
             if (group is not None and group.state is COMPLETING
@@ -472,7 +480,8 @@ class GroupCoordinator:
                 member.sync_waiter = None
 
     def _append(self, group: Group, records: Sequence[tuple[bytes, bytes | None]],
-                pending: PendingCommit | PendingSync | None, eff: GroupEffects) -> None:
+                pending: PendingCommit | PendingSync | PendingDelete | None,
+                eff: GroupEffects) -> None:
         append_id = self._next_append_id
         self._next_append_id += 1
         self._pending[append_id] = pending
@@ -494,6 +503,32 @@ class GroupCoordinator:
         """State, protocol, members and assignments of each requested group."""
         return GroupEffects().reply(reply_to, DescribeGroupsResponse(
             groups=tuple(self._describe(gid) for gid in req.group_ids)))
+
+    def on_delete_groups(self, req: DeleteGroupsRequest, reply_to: object) -> GroupEffects:
+        """Delete empty groups: tombstones for their metadata and every committed offset;
+        the reply waits for the log to accept them."""
+        eff = GroupEffects()
+        results: list[tuple[str, ErrorCode]] = []
+        for group_id in req.group_ids:
+            group = self.groups.get(group_id)
+            if self._not_coordinator(group_id):
+                results.append((group_id, ErrorCode.NOT_COORDINATOR))
+            elif group is None or group.state is GroupState.DEAD:
+                results.append((group_id, ErrorCode.GROUP_ID_NOT_FOUND))
+            elif group.state is not EMPTY:
+                results.append((group_id, ErrorCode.NON_EMPTY_GROUP))
+            else:
+                results.append((group_id, ErrorCode.NONE))
+                tombstones = [(codec.offset_key(group_id, tp), None) for tp in group.offsets]
+                tombstones.append((codec.group_key(group_id), None))
+                del self.groups[group_id]
+                self._append(group, tombstones, None, eff)
+        pending = PendingDelete(reply_to, tuple(results))
+        if not eff.appends:
+            return eff.reply(reply_to, pending.response(ErrorCode.NONE))
+        last = eff.appends[-1].append_id
+        self._pending[last] = pending
+        return eff
 
     def _describe(self, group_id: str) -> DescribedGroup:
         if self._not_coordinator(group_id):

@@ -16,6 +16,8 @@ from zafka.core import group_codec as codec
 from zafka.core.errors import ErrorCode
 from zafka.core.group_codec import GroupMetadata, MemberMetadata, OffsetAndMetadata
 from zafka.core.messages import (
+    DeletedGroup,
+    DeleteGroupsResponse,
     DescribedGroup,
     DescribedMember,
     GroupProtocol,
@@ -134,6 +136,19 @@ class PendingCommit:
                 topic=tp.topic, partition=tp.partition,
                 error_code=append_outcome if code is ErrorCode.NONE else code)
             for tp, code in self.results))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PendingDelete:
+    """Deleted groups waiting for their tombstones' append; per-group results in order."""
+
+    reply_to: object
+    results: tuple[tuple[str, ErrorCode], ...]
+
+    def response(self, append_outcome: ErrorCode) -> DeleteGroupsResponse:
+        return DeleteGroupsResponse(results=tuple(
+            DeletedGroup(group_id=g, error_code=append_outcome if code is ErrorCode.NONE
+                         else code) for g, code in self.results))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -297,5 +312,5 @@ class Group:
 
 __all__ = [
     "AppendRecords", "Group", "GroupEffects", "GroupLimits", "Member", "PendingCommit",
-    "PendingSync", "SendReply", "Waiter", "append_error",
+    "PendingDelete", "PendingSync", "SendReply", "Waiter", "append_error",
 ]

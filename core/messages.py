@@ -1308,6 +1308,28 @@ class DescribeGroupsResponse:
     groups: tuple[DescribedGroup, ...]
 
 
+@message
+class DeleteGroupsRequest:
+    """Delete empty groups and their committed offsets."""
+
+    group_ids: tuple[str, ...]
+
+
+@message
+class DeletedGroup:
+    """The outcome of deleting one group (NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND, ...)."""
+
+    group_id: str
+    error_code: ErrorCode
+
+
+@message
+class DeleteGroupsResponse:
+    """Per-group outcomes of a ``DeleteGroupsRequest``, in request order."""
+
+    results: tuple[DeletedGroup, ...]
+
+
 # =====================================================================================
 # Section: calls inside a broker (owner: actors/broker.py, actors/replica.py)
 # =====================================================================================

@@ -25,6 +25,7 @@ from zafka.core.group_codec import (
     offsets_partition_for,
 )
 from zafka.core.messages import (
+    DeleteGroupsRequest,
     DescribeGroupsRequest,
     GroupProtocol,
     GroupState,
@@ -574,3 +575,17 @@ def test_a_commit_in_flight_survives_its_group_emptying_before_the_append_comple
     assert broker.reply(commit).partitions[0].error_code is ErrorCode.NONE  # type: ignore
     assert broker.fetch() == {TOPIC_PARTITIONS[2]: 8}
     assert Broker(log=broker.log).fetch() == {TOPIC_PARTITIONS[2]: 8}
+
+
+def test_delete_groups_removes_an_empty_group_and_its_offsets_once_the_log_accepts():
+    broker, members, _ = stable_group_of_three()
+    broker.commit({TOPIC_PARTITIONS[0]: 5}, group="idle")
+    f = broker.call("on_delete_groups", DeleteGroupsRequest(group_ids=("idle", "g", "nope")))
+    results = broker.reply(f).results  # type: ignore[attr-defined]
+    assert [(r.group_id, r.error_code) for r in results] == [
+        ("idle", ErrorCode.NONE), ("g", ErrorCode.NON_EMPTY_GROUP),
+        ("nope", ErrorCode.GROUP_ID_NOT_FOUND)]
+    assert "idle" not in broker.coord.groups
+    rebuilt = Broker(log=broker.log)
+    assert "idle" not in rebuilt.coord.groups, "tombstones delete the group on replay"
+    assert "g" in rebuilt.coord.groups
