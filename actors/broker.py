@@ -26,6 +26,7 @@ from zafka.actors.channel import ControllerChannel
 from zafka.actors.fetcher import FetcherActor, fetcher_name
 from zafka.actors.gather import CallTable
 from zafka.actors.group import GroupActor
+from zafka.actors.metrics import BrokerMetricsMixin
 from zafka.actors.node_actor import NodeActor
 from zafka.actors.replica import ReplicaActor, replica_actor_name
 from zafka.actors.runtime import NodeRuntime
@@ -68,7 +69,7 @@ REPLICA_STARTS_PER_TICK = 5
 few seconds instead of starving every process of CPU at once."""
 
 
-class BrokerActor(RoutingMixin, ServicesMixin, NodeActor):
+class BrokerActor(BrokerMetricsMixin, RoutingMixin, ServicesMixin, NodeActor):
     """A broker process's main actor."""
 
     role = "broker"

@@ -24,6 +24,7 @@ from typing import Any
 
 import pykka
 from zafka.actors.base import handler_name
+from zafka.actors.metrics import CoordinatorMetricsMixin
 from zafka.actors.node_actor import NodeActor
 from zafka.actors.runtime import NodeRuntime
 from zafka.core.controller import Controller, Decision
@@ -108,7 +109,7 @@ class PeerLost:
     address: str
 
 
-class CoordinatorActor(NodeActor):
+class CoordinatorActor(CoordinatorMetricsMixin, NodeActor):
     """A coordinator process's main actor."""
 
     role = "coordinator"

@@ -20,6 +20,7 @@ import time
 from typing import Any, cast
 
 from zafka.actors.base import BaseActor, handler_name
+from zafka.actors.metrics import GroupMetricsMixin
 from zafka.actors.replica import replica_actor_name
 from zafka.actors.runtime import NodeRuntime
 from zafka.core.errors import ErrorCode
@@ -66,7 +67,7 @@ READ_BYTES = 4 * 1024 * 1024
 APPEND_TIMEOUT_MS = 10_000
 
 
-class GroupActor(BaseActor):
+class GroupActor(GroupMetricsMixin, BaseActor):
     """A broker's group coordinator (see the module docstring)."""
 
     def __init__(self, runtime: NodeRuntime, name: str) -> None:

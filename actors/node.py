@@ -73,6 +73,13 @@ def start_main_actor(role: str, runtime: Any, data_dir: Path, cluster: ClusterFi
     runtime.register("node", ref)
 
 
+def _metrics_port_in(cluster: ClusterFile, role: str, node_id: int) -> int | None:
+    try:
+        return cluster.node(role, node_id).metrics_port
+    except KeyError:  # a node joining a cluster whose file does not list it
+        return None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m actors.node",
                                      description="Run one zafka node (coordinator or broker).")
@@ -86,6 +93,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="stop when this process is no longer our parent")
     parser.add_argument("--bind-host", default=None,
                         help="interface to bind (default: the host of the advertised address)")
+    parser.add_argument("--metrics-port", type=int, default=None,
+                        help="port of the Prometheus /metrics listener (default: the cluster "
+                             "file's; 0: any free port; -1: none)")
     parser.add_argument("--advertise", default=None, metavar="tcp://HOST:PORT",
                         help="the address peers reach this node at (a broker joining a "
                              "cluster whose file does not list it)")
@@ -115,12 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     start_main_actor(args.role, runtime, data_dir / node, cluster)
     runtime.open()
     log.info("%s listening on %s (pid %d)", node, runtime.address, os.getpid())
+    metrics_port = args.metrics_port if args.metrics_port is not None else \
+        _metrics_port_in(cluster, args.role, args.node_id)
+    if metrics_port is not None and metrics_port >= 0:
+        bound = runtime.metrics.serve(bind_host, metrics_port)
+        log.info("%s serves metrics on http://%s:%d/metrics", node, bind_host, bound)
     if args.parent_pid is not None:
         threading.Thread(target=watch_parent, args=(args.parent_pid, stop), daemon=True,
                          name="zafka-watchdog").start()
     while not stop.wait(1.0):
         pass
     log.info("%s stopping", node)
+    runtime.metrics.stop()
     runtime.stop()
     logging.shutdown()
     return 0

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from zafka.actors.base import BaseActor
+from zafka.actors.metrics import ReplicaMetricsMixin
 from zafka.actors.replica_follower import FollowerMixin
 from zafka.actors.replica_io import (
     error_fetch,
@@ -84,7 +85,7 @@ def wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
-class ReplicaActor(FollowerMixin, BaseActor):
+class ReplicaActor(ReplicaMetricsMixin, FollowerMixin, BaseActor):
     """One partition replica (see the module docstring)."""
 
     def __init__(self, runtime: NodeRuntime, name: str, directory: Path,
@@ -231,7 +232,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
         self.follower = None
         log = self.log
         log.assign_epoch(record.leader_epoch, log.log_end_offset)
-        log.flush()
+        self.flush_log()
         self.producers = ProducerStateTable.rebuild(
             _producer_headers(log), self.tunables.producer_dedup_window_batches)
         self.leader = LeaderState(
@@ -349,7 +350,7 @@ class ReplicaActor(FollowerMixin, BaseActor):
             self.producers.on_header_appended(_producer_header(header))
         effects = self.leader.on_append(info.last_offset, self.now_tick)
         if self.log.config.fsync_before_ack:
-            effects.merge(self.leader.on_leader_flushed(self.log.flush()))
+            effects.merge(self.leader.on_leader_flushed(self.flush_log()))
         self.hold_ack(envelope, call, info.first_offset, info.last_offset, effects)
 
     def hold_ack(self, envelope: Envelope, call: ReplicaProduce, first_offset: int,
@@ -512,9 +513,11 @@ class ReplicaActor(FollowerMixin, BaseActor):
     def hold(self, envelope: Envelope, what: Any) -> int:
         self.next_key += 1
         self.calls[self.next_key] = (envelope, what)
+        self.time_held(envelope, what)
         return self.next_key
 
     def done(self, envelope: Envelope, call_id: int, response: Any) -> None:
+        self.time_done(envelope, call_id)
         self.reply(envelope, ReplicaCallDone(call_id=call_id, response=response))
 
 def _producer_header(header: Any) -> ProducerBatch:

@@ -53,6 +53,7 @@ class FollowerMixin:
     send: Any
     wake_in: Any
     resign: Any
+    flush_log: Any
     @property
     def now_tick(self) -> int:  # ReplicaActor's
         raise NotImplementedError
@@ -152,6 +153,6 @@ class FollowerMixin:
 
     def report_log_end(self, *, flush: bool) -> None:
         assert self.follower is not None
-        flushed = self.log.flush() if flush else self.log.recovery_point
+        flushed = self.flush_log() if flush else self.log.recovery_point
         self.follower.on_log_end(log_end_offset=self.log.log_end_offset,
                                  last_epoch=self.log.latest_epoch, flushed_offset=flushed)

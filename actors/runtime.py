@@ -20,6 +20,7 @@ import pykka
 from zafka.core.config import Tunables
 from zafka.core.errors import ErrorCode
 from zafka.core.messages import Envelope, ErrorReply, Tick
+from zafka.metrics import NodeMetrics
 from zafka.transport.auth import Credentials
 from zafka.transport.remote import Postbox, RemoteRef
 
@@ -129,11 +130,18 @@ class NodeRuntime:
         self._lock = threading.Lock()
         self.undeliverable = 0
         self.failures: dict[str, BaseException] = {}  # actor name -> what stopped it
+        self.metrics = NodeMetrics(role, node_id, self.transport_stats)
         self.accepting = False  # until open(): envelopes for unknown actors are dropped
 
     @property
     def address(self) -> str:
         return self.postbox.address
+
+    def transport_stats(self) -> dict[str, int]:
+        """The transport's counters and this router's undeliverable count (for metrics)."""
+        stats = self.postbox.endpoint.stats()
+        stats["undeliverable"] = self.undeliverable
+        return stats
 
     def start(self, *, accepting: bool = True) -> NodeRuntime:
         """Bind and start.  A node passes ``accepting=False`` and calls ``open()`` once its

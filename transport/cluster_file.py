@@ -32,6 +32,7 @@ class NodeSpec:
     role: NodeRole
     node_id: int
     address: str  # "tcp://127.0.0.1:9301"
+    metrics_port: int | None = None  # its Prometheus /metrics port, on the address's host
 
     def __post_init__(self) -> None:
         if self.role not in (NodeRole.COORDINATOR, NodeRole.BROKER):
@@ -41,6 +42,17 @@ class NodeSpec:
     @property
     def name(self) -> str:
         return f"{self.role}-{self.node_id}"
+
+    @property
+    def host(self) -> str:
+        return self.address.removeprefix("tcp://").rsplit(":", 1)[0]
+
+    @property
+    def metrics_url(self) -> str | None:
+        """``http://HOST:PORT/metrics``, or None if the node serves no metrics."""
+        if self.metrics_port is None:
+            return None
+        return f"http://{self.host}:{self.metrics_port}/metrics"
 
 
 class ClusterFileError(ValueError):
@@ -55,6 +67,7 @@ class ClusterFile:
     credentials: Credentials | None  # None: authentication explicitly turned off
     nodes: tuple[NodeSpec, ...]
     tunables: dict[str, Any] = dataclasses.field(default_factory=dict)
+    console_token: str | None = None  # what ``zafka console``'s web page asks for
 
     @property
     def coordinators(self) -> tuple[NodeSpec, ...]:
@@ -82,6 +95,7 @@ class ClusterFile:
             "credentials": self.credentials.to_dict() if self.credentials else None,
             "nodes": [dataclasses.asdict(n) for n in self.nodes],
             "tunables": self.tunables,
+            "console_token": self.console_token,
         }
 
     @classmethod
@@ -94,6 +108,7 @@ class ClusterFile:
             credentials=Credentials.from_dict(creds) if creds else None,
             nodes=tuple(NodeSpec(**n) for n in data["nodes"]),
             tunables=dict(data.get("tunables") or {}),
+            console_token=data.get("console_token"),
         )
 
     @classmethod

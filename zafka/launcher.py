@@ -10,6 +10,7 @@ Must never: import the command line, or be imported by the node processes' layer
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import signal
@@ -53,15 +54,20 @@ def check_coordinator_count(count: int) -> None:
         )
 
 
-def free_ports(host: str, count: int) -> list[int]:
-    """``count`` distinct ports the OS reports free on ``host`` right now."""
-    sockets, ports = [], []
+def free_ports(host: str, count: int, avoid: Iterable[int] = ()) -> list[int]:
+    """``count`` distinct ports the OS reports free on ``host`` right now (none of
+    ``avoid``: ports already given to nodes that are not listening yet)."""
+    sockets: list[socket.socket] = []
+    ports: list[int] = []
+    taken = set(avoid)
     try:
-        for _ in range(count):
+        while len(ports) < count:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.bind((host, 0))
             sockets.append(sock)
-            ports.append(sock.getsockname()[1])
+            port = sock.getsockname()[1]
+            if port not in taken:
+                ports.append(port)
     finally:
         for sock in sockets:
             sock.close()
@@ -123,10 +129,8 @@ class Cluster:
         if self.cluster_file_path.exists():
             existing = ClusterFile.load(self.cluster_file_path)
             if tunables and tunables != existing.tunables:
-                existing = ClusterFile(cluster_id=existing.cluster_id,
-                                       credentials=existing.credentials,
-                                       nodes=existing.nodes, tunables=tunables)
-            return existing
+                existing = dataclasses.replace(existing, tunables=tunables)
+            return with_observability(existing)
         count = brokers + coordinators
         ports = list(range(port, port + count)) if port else free_ports(host, count)
         nodes = [NodeSpec(role=NodeRole.COORDINATOR, node_id=i + 1,
@@ -135,9 +139,10 @@ class Cluster:
         nodes += [NodeSpec(role=NodeRole.BROKER, node_id=i + 1,
                            address=f"tcp://{host}:{ports[coordinators + i]}")
                   for i in range(brokers)]
-        return ClusterFile(cluster_id=secrets.token_hex(8),
-                           credentials=None if insecure else Credentials.generate(),
-                           nodes=tuple(nodes), tunables=tunables)
+        return with_observability(ClusterFile(
+            cluster_id=secrets.token_hex(8),
+            credentials=None if insecure else Credentials.generate(),
+            nodes=tuple(nodes), tunables=tunables))
 
     def node(self, name: str) -> NodeProcess:
         """The node called ``name`` ("broker-1", "coordinator-2")."""
@@ -357,13 +362,34 @@ class Cluster:
                 self.set_faults(node.name, [])
 
 
+def with_observability(config: ClusterFile) -> ClusterFile:
+    """``config`` with a metrics port for every node that has none (a free port on the
+    node's host) and a console token if it has none: a cluster file written before either
+    existed gains them the next time the launcher starts it."""
+    nodes = list(config.nodes)
+    missing = [i for i, n in enumerate(nodes) if n.metrics_port is None]
+    by_host: dict[str, list[int]] = {}
+    for i in missing:
+        by_host.setdefault(nodes[i].host, []).append(i)
+    taken = {int(n.address.rsplit(":", 1)[1]) for n in nodes} | {
+        n.metrics_port for n in nodes if n.metrics_port is not None}
+    for host, indexes in by_host.items():
+        for i, metrics_port in zip(indexes, free_ports(host, len(indexes), taken), strict=True):
+            nodes[i] = dataclasses.replace(nodes[i], metrics_port=metrics_port)
+    token = config.console_token or secrets.token_urlsafe(24)
+    return dataclasses.replace(config, nodes=tuple(nodes), console_token=token)
+
+
 def add_broker_to_file(path: Path) -> ClusterFile:
     """Append a broker (next id, a free port on the cluster's host) to the cluster file."""
     config = ClusterFile.load(path)
     host = config.nodes[0].address.removeprefix("tcp://").rsplit(":", 1)[0]
     broker_id = max((b.node_id for b in config.brokers), default=0) + 1
-    spec = NodeSpec(role=NodeRole.BROKER, node_id=broker_id,
-                    address=f"tcp://{host}:{free_ports(host, 1)[0]}")
+    taken = {int(n.address.rsplit(":", 1)[1]) for n in config.nodes} | {
+        n.metrics_port for n in config.nodes if n.metrics_port is not None}
+    port, metrics_port = free_ports(host, 2, taken)
+    spec = NodeSpec(role=NodeRole.BROKER, node_id=broker_id, address=f"tcp://{host}:{port}",
+                    metrics_port=metrics_port)
     config = config.with_nodes((*config.nodes, spec))
     config.save(path)
     return config
