@@ -28,6 +28,11 @@ from zafka.actors.metrics import CoordinatorMetricsMixin
 from zafka.actors.node_actor import NodeActor
 from zafka.actors.runtime import NodeRuntime
 from zafka.core.controller import Controller, Decision
+from zafka.core.durable import (
+    RAFT_SNAPSHOT_DATA_OFFSET,
+    decode_metadata_snapshot,
+    encode_metadata_snapshot,
+)
 from zafka.core.errors import ErrorCode, NotController
 from zafka.core.messages import (
     AllocateProducerIdsRequest,
@@ -65,7 +70,6 @@ from zafka.core.metadata import MetadataCommand, MetadataState, metadata_fetch_r
 from zafka.core.raft import RaftNode
 from zafka.core.raft_types import RaftMessage, Role
 from zafka.storage.raft_store import RaftStore
-from zafka.transport import codec
 from zafka.transport.cluster_file import ClusterFile
 
 CONTROLLER_REQUESTS = (
@@ -192,7 +196,9 @@ class CoordinatorActor(CoordinatorMetricsMixin, NodeActor):
             for message in ready.messages:
                 self.send(self.peers[message.to_id], "coordinator", message)
             if ready.apply_snapshot is not None:
-                self.metadata = MetadataState.restore(codec.loads(ready.apply_snapshot.data))
+                self.metadata = MetadataState.restore(decode_metadata_snapshot(
+                    ready.apply_snapshot.data, source=str(self.store.snapshot_path),
+                    offset=RAFT_SNAPSHOT_DATA_OFFSET))
                 self.last_snapshot_index = ready.apply_snapshot.meta.index
                 self.controller = None
             for entry in ready.committed_entries:
@@ -238,7 +244,7 @@ class CoordinatorActor(CoordinatorMetricsMixin, NodeActor):
     def maybe_snapshot(self) -> None:
         applied = self.raft.applied_index
         if applied - self.last_snapshot_index >= self.tunables.raft_snapshot_every_entries:
-            self.raft.compact(applied, codec.dumps(self.metadata.snapshot()))
+            self.raft.compact(applied, encode_metadata_snapshot(self.metadata.snapshot()))
             self.last_snapshot_index = applied
 
     # --- controller requests ------------------------------------------------------------

@@ -5,6 +5,10 @@ Owns: one OS process's start-up and shutdown: logging to ``<data-dir>/logs/<role
 stop cleanly), and a watchdog that ends the node when the process that launched it is gone
 (so children never outlive a killed launcher).
 
+A node whose durable data cannot be read (``core.durable.DurableFormatError``: damage before
+the tail of its Raft log, an unknown format version) logs one line naming the file and the
+byte offset and exits with ``EXIT_DAMAGED_DATA``.
+
 Must never: keep running after an actor failed (``actors.base`` exits the process).
 """
 
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from zafka.core.config import Tunables
+from zafka.core.durable import DurableFormatError
 from zafka.transport.cluster_file import ClusterFile
 
 log = logging.getLogger("zafka.node")
@@ -28,6 +33,8 @@ log = logging.getLogger("zafka.node")
 LOG_FORMAT = "%(asctime)s %(levelname)-7s [{node}] %(name)s: %(message)s"
 LOG_FILE_BYTES_MAX = 10 * 1024 * 1024
 LOG_FILES_KEPT = 5
+EXIT_DAMAGED_DATA = 65
+"""Exit status of a node whose durable data cannot be read (``EX_DATAERR``)."""
 
 
 def setup_logging(data_dir: Path, node: str, level: str) -> None:
@@ -122,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
                           credentials=cluster.credentials, tunables=tunables,
                           advertise_host=host if bind_host != host else None)
     runtime.start(accepting=False)
-    start_main_actor(args.role, runtime, data_dir / node, cluster)
+    try:
+        start_main_actor(args.role, runtime, data_dir / node, cluster)
+    except DurableFormatError as error:  # damaged or unknown durable data: refuse to start
+        log.critical("%s refuses to start: its durable data cannot be read: %s", node, error)
+        runtime.stop()
+        logging.shutdown()
+        return EXIT_DAMAGED_DATA
     runtime.open()
     log.info("%s listening on %s (pid %d)", node, runtime.address, os.getpid())
     metrics_port = args.metrics_port if args.metrics_port is not None else \

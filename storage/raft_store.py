@@ -4,38 +4,50 @@ Owns: the files of a raft data directory (``RaftStore``) and its in-memory twin
 (``MemoryRaftStore``).  Both implement ``persist(ready)`` (the persist step of a
 ``core.raft_types.Ready``; durable when it returns) and ``load() -> PersistentState``.
 
-On disk:
-- ``raft-entries.log``: append-only records ``[u32 length][u32 crc32c][u64 index][u64 term]
-  [pickled command]``.  A suffix is cut with ``ftruncate``; compaction rewrites the file with
-  the retained suffix (temp -> fsync -> rename -> fsync dir).  On load, everything from the
-  first torn or corrupt record on is dropped: such records were never acknowledged, because
-  ``persist`` fsyncs before any message that depends on them is sent.
+On disk (formats: ``core.durable``; every payload starts with a format version byte):
+- ``raft-entries.log``: append-only records ``[u32 length][u32 crc32c(payload)][payload]``,
+  the payload a ``core.durable`` Raft entry.  A suffix is cut with ``ftruncate`` (fsynced
+  before anything is appended after it); compaction rewrites the file with the retained
+  suffix (temp -> fsync -> rename -> fsync dir).
 - ``raft-hardstate`` and ``raft-snapshot``: small files replaced atomically
-  (``storage.atomic``), each with a CRC.
+  (``storage.atomic``): a ``core.durable`` payload, then ``u32 crc32c`` of it.
 
-Commands are pickled with protocol 5; only this store's own files are ever unpickled.
+On load, a torn or damaged *tail* of the log — a record that is cut short or fails its CRC
+with no intact record anywhere after it — is cut: it was never acknowledged, because
+``persist`` fsyncs before any message that depends on it is sent.  Damage with an intact
+record after it, a record whose CRC holds but whose payload does not decode (an unknown
+format version), a gap in the indexes, or a damaged hard state or snapshot file is
+``DurableFormatError`` naming the file and the byte offset: the coordinator refuses to start
+rather than silently drop entries that may be committed.
+
 Must never: interpret commands, or return from ``persist`` before the data is durable.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import random
 import struct
 from collections.abc import Sequence
 from pathlib import Path
 
 import crc32c
+from zafka.core.durable import (
+    DurableFormatError,
+    decode_hard_state,
+    decode_raft_entry,
+    decode_raft_snapshot,
+    encode_hard_state,
+    encode_raft_entry,
+    encode_raft_snapshot,
+)
 from zafka.core.errors import CorruptRecord
-from zafka.core.messages import RaftEntry, SnapshotMeta
+from zafka.core.messages import RaftEntry
 from zafka.core.raft_types import HardState, PersistentState, Ready, Snapshot
 from zafka.storage.atomic import read_file, write_atomic
 
 _RECORD_HEADER = struct.Struct(">II")  # payload length, crc32c(payload)
-_ENTRY_HEAD = struct.Struct(">QQ")  # index, term
-_HARD_STATE = struct.Struct(">QqQ")  # term, voted_for (-1 = none), commit
-_SNAPSHOT_HEAD = struct.Struct(">QQ")  # index, term
+_ENTRY_PAYLOAD_MIN = 1 + 16 + 1  # version, index and term, a one-byte command (None)
 _CRC = struct.Struct(">I")
 
 ENTRIES_FILE = "raft-entries.log"
@@ -79,41 +91,71 @@ def _checked_state(hard: HardState, snapshot: Snapshot | None,
 
 # ------------------------------------------------------------------------- file helpers
 def _with_crc(payload: bytes) -> bytes:
-    return _CRC.pack(crc32c.crc32c(payload)) + payload
+    return payload + _CRC.pack(crc32c.crc32c(payload))
 
 
 def _read_crc_file(path: Path) -> bytes | None:
+    """The payload of a small file written by ``_with_crc``; ``DurableFormatError`` if bad."""
     blob = read_file(path)
     if blob is None:
         return None
-    if len(blob) < _CRC.size or _CRC.unpack_from(blob)[0] != crc32c.crc32c(blob[_CRC.size:]):
-        raise CorruptRecord(f"{path}: checksum mismatch")
-    return blob[_CRC.size:]
+    end = len(blob) - _CRC.size
+    if end < 1:
+        raise DurableFormatError(str(path), 0, f"truncated: {len(blob)} bytes")
+    if _CRC.unpack_from(blob, end)[0] != crc32c.crc32c(blob[:end]):
+        raise DurableFormatError(str(path), 0, f"checksum mismatch over bytes 0-{end}")
+    return blob[:end]
 
 
 def _encode_entry(entry: RaftEntry) -> bytes:
-    payload = _ENTRY_HEAD.pack(entry.index, entry.term) + pickle.dumps(entry.command,
-                                                                       protocol=5)
+    payload = encode_raft_entry(entry)
     return _RECORD_HEADER.pack(len(payload), crc32c.crc32c(payload)) + payload
 
 
-def _scan_entries(blob: bytes) -> tuple[list[RaftEntry], list[int], int]:
-    """Decode records up to the first torn/corrupt one: (entries, offsets, valid length)."""
+def _intact_record_at(blob: bytes, position: int) -> bool:
+    """Whether a whole record with a matching CRC starts at ``position``."""
+    if position + _RECORD_HEADER.size > len(blob):
+        return False
+    length, crc = _RECORD_HEADER.unpack_from(blob, position)
+    start = position + _RECORD_HEADER.size
+    return bool(_ENTRY_PAYLOAD_MIN <= length <= len(blob) - start
+                and crc32c.crc32c(blob[start:start + length]) == crc)
+
+
+def _intact_record_after(blob: bytes, position: int) -> int | None:
+    """The offset of the first intact record after a damaged one at ``position``, if any.
+
+    First where the damaged record's length says the next one starts, then at every byte
+    (the length itself may be the damage).  Runs only when a record is damaged."""
+    if position + _RECORD_HEADER.size <= len(blob):
+        chained = position + _RECORD_HEADER.size + _RECORD_HEADER.unpack_from(blob, position)[0]
+        if _intact_record_at(blob, chained):
+            return chained
+    last = len(blob) - _RECORD_HEADER.size - _ENTRY_PAYLOAD_MIN
+    return next((q for q in range(position + 1, last + 1) if _intact_record_at(blob, q)), None)
+
+
+def _scan_entries(blob: bytes, source: str) -> tuple[list[RaftEntry], list[int], int]:
+    """Decode every record: (entries, offsets, length of the intact prefix).
+
+    Stops at a damaged tail; raises ``DurableFormatError`` on damage before the tail."""
     entries: list[RaftEntry] = []
     offsets: list[int] = []
     position = 0
-    while position + _RECORD_HEADER.size <= len(blob):
-        length, crc = _RECORD_HEADER.unpack_from(blob, position)
+    while position < len(blob):
+        if not _intact_record_at(blob, position):
+            after = _intact_record_after(blob, position)
+            if after is not None:
+                raise DurableFormatError(source, position, "damaged record (torn or failing "
+                                         f"its CRC) before an intact one at byte {after}")
+            break  # the torn tail of the last write
+        length = _RECORD_HEADER.unpack_from(blob, position)[0]
         start = position + _RECORD_HEADER.size
-        payload = blob[start:start + length]
-        if len(payload) != length or length < _ENTRY_HEAD.size or crc32c.crc32c(payload) != crc:
-            break
-        index, term = _ENTRY_HEAD.unpack_from(payload)
-        if entries and index != entries[-1].index + 1:
-            break
-        # Our own file, written by _encode_entry: plain pickle is acceptable here.
-        command = pickle.loads(payload[_ENTRY_HEAD.size:])
-        entries.append(RaftEntry(term=term, index=index, command=command))
+        entry = decode_raft_entry(blob[start:start + length], source=source, offset=start)
+        if entries and entry.index != entries[-1].index + 1:
+            raise DurableFormatError(source, position, f"entry {entry.index} follows entry "
+                                     f"{entries[-1].index}")
+        entries.append(entry)
         offsets.append(position)
         position = start + length
     return entries, offsets, position
@@ -127,6 +169,7 @@ class RaftStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._entries_path = self.directory / ENTRIES_FILE
         self._entries_path.touch(exist_ok=True)
+        self.snapshot_path = self.directory / SNAPSHOT_FILE
         self._offsets: list[int] = []  # file offset of each stored entry, by position
         self._first_index = 1  # index of the entry at self._offsets[0]
         self._state = self._recover()
@@ -140,20 +183,20 @@ class RaftStore:
         """Nothing stays open between calls; present for symmetry with other stores."""
 
     def _recover(self) -> PersistentState:
-        hard_blob = _read_crc_file(self.directory / HARD_STATE_FILE)
-        hard = HardState()
-        if hard_blob is not None:
-            term, voted_for, commit = _HARD_STATE.unpack(hard_blob)
-            hard = HardState(term=term, voted_for=None if voted_for < 0 else voted_for,
-                             commit=commit)
-        snapshot = None
-        snap_blob = _read_crc_file(self.directory / SNAPSHOT_FILE)
-        if snap_blob is not None:
-            index, term = _SNAPSHOT_HEAD.unpack_from(snap_blob)
-            snapshot = Snapshot(meta=SnapshotMeta(index=index, term=term),
-                                data=snap_blob[_SNAPSHOT_HEAD.size:])
-        entries, offsets, valid = _scan_entries(self._entries_path.read_bytes())
-        kept = reconcile(snapshot, entries)
+        hard_path = self.directory / HARD_STATE_FILE
+        hard_blob = _read_crc_file(hard_path)
+        hard = (HardState() if hard_blob is None
+                else decode_hard_state(hard_blob, source=str(hard_path)))
+        snap_blob = _read_crc_file(self.snapshot_path)
+        snapshot = (None if snap_blob is None
+                    else decode_raft_snapshot(snap_blob, source=str(self.snapshot_path)))
+        source = str(self._entries_path)
+        entries, offsets, valid = _scan_entries(self._entries_path.read_bytes(), source)
+        try:
+            kept = reconcile(snapshot, entries)
+            state = _checked_state(hard, snapshot, kept)
+        except CorruptRecord as error:
+            raise DurableFormatError(source, valid, str(error)) from None
         if len(kept) != len(entries):
             self._rewrite(kept)
         else:
@@ -163,23 +206,19 @@ class RaftStore:
             self._first_index = kept[0].index if kept else 1
         self._next_index = (kept[-1].index + 1 if kept
                             else (snapshot.meta.index + 1 if snapshot else 1))
-        return _checked_state(hard, snapshot, kept)
+        return state
 
     def persist(self, ready: Ready) -> None:
         """The persist step of ``ready``: snapshot, truncation, entries, hard state; fsync."""
         if ready.snapshot is not None:
-            meta = ready.snapshot.meta
-            write_atomic(self.directory / SNAPSHOT_FILE,
-                             _with_crc(_SNAPSHOT_HEAD.pack(meta.index, meta.term)
-                                       + ready.snapshot.data))
-            self._drop_prefix(meta.index)
+            write_atomic(self.snapshot_path,
+                         _with_crc(encode_raft_snapshot(ready.snapshot)))
+            self._drop_prefix(ready.snapshot.meta.index)
         if ready.truncate_from is not None or ready.entries:
             self._write_entries(ready)
         if ready.hard_state is not None:
-            hard = ready.hard_state
-            voted_for = -1 if hard.voted_for is None else hard.voted_for
             write_atomic(self.directory / HARD_STATE_FILE,
-                             _with_crc(_HARD_STATE.pack(hard.term, voted_for, hard.commit)))
+                         _with_crc(encode_hard_state(ready.hard_state)))
 
     def _write_entries(self, ready: Ready) -> None:
         with open(self._entries_path, "r+b") as f:
@@ -187,6 +226,8 @@ class RaftStore:
                 keep = max(0, ready.truncate_from - self._first_index)
                 if keep < len(self._offsets):
                     f.truncate(self._offsets[keep])
+                    if ready.entries:  # the cut is durable before anything follows it
+                        os.fsync(f.fileno())
                     del self._offsets[keep:]
                     self._next_index = self._first_index + keep
             if ready.entries:

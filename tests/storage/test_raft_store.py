@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import pickle
 import random
+import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import crc32c
 import pytest
 from zafka.core.config import Tunables
+from zafka.core.durable import FORMAT_VERSION, DurableFormatError
 from zafka.core.errors import CorruptRecord
-from zafka.core.messages import RaftEntry, SnapshotMeta
+from zafka.core.messages import DeleteTopic, RaftEntry, SnapshotMeta
 from zafka.core.raft import RaftNode
 from zafka.core.raft_types import HardState, PersistentState, Ready, Role, Snapshot
 from zafka.storage.raft_store import ENTRIES_FILE, HARD_STATE_FILE, MemoryRaftStore, RaftStore
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class CreateThing:
-    """A stand-in for a catalogue command."""
-
-    name: str
-    sizes: tuple[int, ...] = ()
+def command(name: str) -> DeleteTopic:
+    """A metadata command to store (any catalogue command has a durable encoding)."""
+    return DeleteTopic(name=name, topic_id=f"id-{name}")
 
 
 Store = RaftStore | MemoryRaftStore
@@ -40,7 +40,7 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[
 
 
 def entries(terms: list[int], start: int = 1) -> tuple[RaftEntry, ...]:
-    return tuple(RaftEntry(term=t, index=start + i, command=CreateThing(name=f"t{start + i}"))
+    return tuple(RaftEntry(term=t, index=start + i, command=command(f"t{start + i}"))
                  for i, t in enumerate(terms))
 
 
@@ -55,7 +55,7 @@ def test_entries_and_hard_state_survive_a_restart(stores: Callable[[], Store]) -
     store.persist(Ready(entries=entries([2], start=4)))
     state = stores().load()
     assert state.hard_state == hard and state.entries == entries([1, 2, 2, 2])
-    assert state.entries[0].command == CreateThing(name="t1")
+    assert state.entries[0].command == command("t1")
 
 
 def test_a_vote_for_nobody_round_trips(stores: Callable[[], Store]) -> None:
@@ -113,7 +113,7 @@ def test_a_node_restarted_from_the_store_recovers_its_log_and_commits(
     raft = RaftNode(1, [1], stores().load(), tunables, random.Random(1))
     run_until_leader(raft, stores())
     for name in ("a", "b"):
-        raft.propose(CreateThing(name=name))
+        raft.propose(command(name))
     ready = raft.ready()
     stores().persist(ready)
     raft.advance(ready)
@@ -121,7 +121,7 @@ def test_a_node_restarted_from_the_store_recovers_its_log_and_commits(
     assert restarted.log.slice(1, 4) == raft.log.slice(1, 4)
     assert restarted.term == raft.term and restarted.voted_for == 1
     applied = run_until_leader(restarted, stores())
-    assert [e.command for e in applied] == [None, CreateThing(name="a"), CreateThing(name="b"),
+    assert [e.command for e in applied] == [None, command("a"), command("b"),
                                             None]
     assert restarted.term == raft.term + 1
 
@@ -137,17 +137,93 @@ def test_a_torn_tail_is_dropped_and_appending_continues(tmp_path: Path) -> None:
     assert RaftStore(tmp_path).load().entries == entries([1, 1, 2])
 
 
-def test_everything_after_a_corrupt_record_is_dropped(tmp_path: Path) -> None:
+def flip(path: Path, position: int, bit: int = 0) -> None:
+    blob = bytearray(path.read_bytes())
+    blob[position] ^= 1 << bit
+    path.write_bytes(bytes(blob))
+
+
+def three_records(directory: Path) -> list[int]:
+    """Write entries 1-3, one per persist; the byte offset of each record and the end."""
+    store = RaftStore(directory)
+    ends = [0]
+    for index in (1, 2, 3):
+        store.persist(Ready(entries=entries([1], start=index)))
+        ends.append((directory / ENTRIES_FILE).stat().st_size)
+    return ends
+
+
+def test_a_damaged_last_record_is_cut_as_a_torn_tail(tmp_path: Path) -> None:
+    ends = three_records(tmp_path)
+    flip(tmp_path / ENTRIES_FILE, ends[2] + 12)  # inside the last record's payload
+    store = RaftStore(tmp_path)
+    assert store.load().entries == entries([1, 1])
+    assert (tmp_path / ENTRIES_FILE).stat().st_size == ends[2], "the tail is cut"
+    store.persist(Ready(entries=entries([2], start=3)))
+    assert RaftStore(tmp_path).load().entries == entries([1, 1, 2])
+
+
+def test_damage_before_the_tail_is_refused_naming_the_file_and_offset(tmp_path: Path) -> None:
+    """Cutting there would silently drop entries that may be committed: refuse instead."""
+    ends = three_records(tmp_path)
+    path = tmp_path / ENTRIES_FILE
+    flip(path, ends[1] + 12)  # inside the second record's payload
+    with pytest.raises(DurableFormatError, match=f"byte {ends[1]}: damaged record") as caught:
+        RaftStore(tmp_path)
+    assert caught.value.source == str(path) and caught.value.offset == ends[1]
+    assert path.stat().st_size == ends[3], "nothing is cut"
+
+
+def test_every_single_bit_flip_is_cut_in_the_last_record_and_refused_before_it(
+        tmp_path: Path) -> None:
+    """Length, CRC, version, index, term or command: each byte of each record, one bit."""
+    ends = three_records(tmp_path)
+    path = tmp_path / ENTRIES_FILE
+    original = path.read_bytes()
+    for position in range(ends[3]):
+        path.write_bytes(original)
+        flip(path, position, bit=position % 8)
+        if position >= ends[2]:
+            assert RaftStore(tmp_path).load().entries == entries([1, 1]), position
+        else:
+            with pytest.raises(DurableFormatError):
+                RaftStore(tmp_path)
+
+
+def rewrite_payload(path: Path, payload: bytes) -> None:
+    """Replace the file's only record's payload (with a matching CRC: not damage)."""
+    path.write_bytes(struct.pack(">II", len(payload), crc32c.crc32c(payload)) + payload)
+
+
+def test_an_unknown_format_version_is_refused_not_cut(tmp_path: Path) -> None:
+    RaftStore(tmp_path).persist(Ready(entries=entries([1])))
+    path = tmp_path / ENTRIES_FILE
+    payload = path.read_bytes()[8:]
+    rewrite_payload(path, bytes([FORMAT_VERSION + 1]) + payload[1:])
+    with pytest.raises(DurableFormatError, match="byte 8: unknown format version 2"):
+        RaftStore(tmp_path)
+    assert path.stat().st_size > 0
+
+
+def test_a_pickled_entry_of_an_older_zafka_is_refused_not_cut(tmp_path: Path) -> None:
+    """Before durable formats a payload was [u64 index][u64 term][pickle]: version byte 0."""
+    path = tmp_path / ENTRIES_FILE
+    old = struct.pack(">QQ", 1, 1) + pickle.dumps(command("t1"), protocol=5)
+    tmp_path.mkdir(exist_ok=True)
+    rewrite_payload(path, old)
+    with pytest.raises(DurableFormatError, match="unknown format version 0"):
+        RaftStore(tmp_path)
+
+
+def test_a_gap_in_the_indexes_is_refused(tmp_path: Path) -> None:
     store = RaftStore(tmp_path)
     store.persist(Ready(entries=entries([1])))
-    size_of_first = (tmp_path / ENTRIES_FILE).stat().st_size
-    store.persist(Ready(entries=entries([1, 1], start=2)))
-    with open(tmp_path / ENTRIES_FILE, "r+b") as f:
-        f.seek(size_of_first + 12)  # inside the second record's payload
-        byte = f.read(1)
-        f.seek(-1, os.SEEK_CUR)
-        f.write(bytes([byte[0] ^ 0xFF]))
-    assert RaftStore(tmp_path).load().entries == entries([1])
+    record = (tmp_path / ENTRIES_FILE).read_bytes()
+    RaftStore(tmp_path / "other").persist(Ready(entries=entries([1, 1, 1])))
+    third = (tmp_path / "other" / ENTRIES_FILE).read_bytes()[2 * len(record):]
+    (tmp_path / ENTRIES_FILE).write_bytes(record + third)
+    with pytest.raises(DurableFormatError, match=f"byte {len(record)}: entry 3 follows entry 1"):
+        RaftStore(tmp_path)
 
 
 def test_a_commit_index_beyond_the_surviving_log_is_refused(tmp_path: Path) -> None:
