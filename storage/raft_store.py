@@ -128,7 +128,8 @@ def _intact_record_after(blob: bytes, position: int) -> int | None:
     First where the damaged record's length says the next one starts, then at every byte
     (the length itself may be the damage).  Runs only when a record is damaged."""
     if position + _RECORD_HEADER.size <= len(blob):
-        chained = position + _RECORD_HEADER.size + _RECORD_HEADER.unpack_from(blob, position)[0]
+        length: int = _RECORD_HEADER.unpack_from(blob, position)[0]
+        chained = position + _RECORD_HEADER.size + length
         if _intact_record_at(blob, chained):
             return chained
     last = len(blob) - _RECORD_HEADER.size - _ENTRY_PAYLOAD_MIN
