@@ -6,7 +6,32 @@ simulation printed); without it each simulation test runs its own range of seeds
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
 import pytest
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _InstalledFirst(importlib.abc.MetaPathFinder):
+    """The checkout's layer folders install as ``zafka.*``; pytest puts the checkout root first
+    on sys.path (so that ``tests`` imports), where ``kafka/`` would shadow kafka-python.
+    Top-level ``kafka`` is therefore looked up everywhere but the checkout root."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "kafka" or path is not None:
+            return None
+        elsewhere = [e for e in sys.path if Path(e or ".").resolve() != _ROOT]
+        return importlib.machinery.PathFinder.find_spec(fullname, elsewhere)
+
+
+sys.meta_path.insert(0, _InstalledFirst())
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
