@@ -141,7 +141,26 @@ class SaslGate:
         return SaslReply(NONE, auth_bytes=answer)
 
 
+VERSIONS = {SASL_HANDSHAKE: (0, 1), SASL_AUTHENTICATE: (0, 2)}
+
+
+def sasl_handshake_response(gate: SaslGate, req: Any, version: int) -> tuple[dict[str, Any],
+                                                                              bool]:
+    """SaslHandshake's response fields, and whether to close the connection after it."""
+    reply = gate.on_handshake(str(req.mechanism), version)
+    return {"error_code": reply.error_code, "mechanisms": list(reply.mechanisms)}, reply.close
+
+
+def sasl_authenticate_response(gate: SaslGate, req: Any) -> tuple[dict[str, Any], bool]:
+    """SaslAuthenticate's response fields (session lifetime 0: no re-authentication), and
+    whether to close the connection after it."""
+    reply = gate.on_authenticate(bytes(req.auth_bytes))
+    return {"error_code": reply.error_code, "error_message": reply.error_message,
+            "auth_bytes": reply.auth_bytes, "session_lifetime_ms": 0}, reply.close
+
+
 __all__ = [
     "DEFAULT_MECHANISM", "DEFAULT_USER", "ENABLED_MECHANISMS", "PRE_AUTH_APIS", "KafkaUsers",
-    "SaslGate", "SaslReply",
+    "SaslGate", "SaslReply", "VERSIONS", "sasl_authenticate_response",
+    "sasl_handshake_response",
 ]
