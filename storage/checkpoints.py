@@ -1,7 +1,11 @@
 """Checkpoint files of one partition: leader-epoch cache, recovery point, high watermark.
 
-Owns their text formats (Kafka's: a version line, a count line, then entries) and the
-leader-epoch cache rules (Kafka's ``LeaderEpochFileCache``).  Every change is written with
+Owns their text formats (Kafka's: a version line ``0``, a count line, then one line per entry
+of space-separated decimal integers, each line ending in ``\n``; nothing after the entries)
+and the leader-epoch cache rules (Kafka's ``LeaderEpochFileCache``).  A file that does not
+parse — an unknown version, a short or extra line, a non-integer — is ``CheckpointCorruption``
+(a ``LogCorruption`` and a ``core.durable.DurableFormatError``) naming the file and the byte
+offset of the line.  Every change is written with
 ``Directory.write_atomic``, so a crash leaves the old or the new file, never a mix.
 
 Must never: read or write segments.
@@ -13,7 +17,8 @@ import bisect
 import logging
 from typing import NamedTuple
 
-from zafka.storage.files import Directory, LogCorruption
+from zafka.core.durable import DurableFormatError
+from zafka.storage.files import Directory, DiskDirectory, LogCorruption
 
 LEADER_EPOCH_CHECKPOINT = "leader-epoch-checkpoint"
 RECOVERY_POINT_CHECKPOINT = "recovery-point-offset-checkpoint"
@@ -25,18 +30,45 @@ _VERSION = 0
 log = logging.getLogger(__name__)
 
 
-def _parse(name: str, data: bytes, fields: int) -> list[list[int]]:
-    try:
-        lines = data.decode().split("\n")
-        if int(lines[0]) != _VERSION:
-            raise ValueError(f"version {lines[0]}")
-        count = int(lines[1])
-        rows = [[int(x) for x in line.split()] for line in lines[2:2 + count]]
-        if len(rows) != count or any(len(row) != fields for row in rows):
-            raise ValueError("entry count or width")
-        return rows
-    except (ValueError, IndexError, UnicodeDecodeError) as exc:
-        raise LogCorruption(f"checkpoint {name} is malformed: {exc}") from exc
+class CheckpointCorruption(LogCorruption, DurableFormatError):
+    """A checkpoint file that cannot be read: names the file and the byte offset."""
+
+
+def _source(directory: Directory, name: str) -> str:
+    return str(directory.path / name) if isinstance(directory, DiskDirectory) else name
+
+
+def _parse(source: str, data: bytes, fields: int) -> list[list[int]]:
+    """The rows of a checkpoint; ``CheckpointCorruption`` at the first line that is wrong."""
+    lines = data.split(b"\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+
+    def numbers(row: int, width: int, what: str) -> list[int]:
+        if row >= len(lines) or (row == len(lines) - 1 and not lines[row]):
+            raise CheckpointCorruption(source, min(starts[row], len(data)),
+                                       f"truncated: {what} missing")
+        try:
+            values = [int(x) for x in lines[row].decode("ascii").split()]
+        except (UnicodeDecodeError, ValueError):
+            values = []
+        if len(values) != width:
+            raise CheckpointCorruption(source, starts[row], f"{what}: {width} integer(s) "
+                                       f"expected, found {lines[row][:40]!r}")
+        return values
+
+    (version,) = numbers(0, 1, "the version line")
+    if version != _VERSION:
+        raise CheckpointCorruption(source, 0, f"unknown checkpoint version {version} (this "
+                                   f"zafka reads {_VERSION})")
+    (count,) = numbers(1, 1, "the entry count line")
+    rows = [numbers(2 + i, fields, f"entry {i} of {count}") for i in range(count)]
+    end = starts[2 + count] if 2 + count < len(starts) else len(data)
+    if data[end:]:
+        raise CheckpointCorruption(source, end, f"{len(data) - end} bytes after {count} "
+                                   "entries")
+    return rows
 
 
 def _format(rows: list[tuple[int, ...]]) -> bytes:
@@ -49,7 +81,7 @@ def read_offset_checkpoint(directory: Directory, name: str) -> int | None:
     data = directory.read_bytes(name)
     if data is None:
         return None
-    rows = _parse(name, data, 1)
+    rows = _parse(_source(directory, name), data, 1)
     return rows[0][0] if rows else None
 
 
@@ -71,7 +103,8 @@ class LeaderEpochCache:
     def __init__(self, directory: Directory) -> None:
         self._directory = directory
         data = directory.read_bytes(LEADER_EPOCH_CHECKPOINT)
-        rows = [] if data is None else _parse(LEADER_EPOCH_CHECKPOINT, data, 2)
+        rows = ([] if data is None
+                else _parse(_source(directory, LEADER_EPOCH_CHECKPOINT), data, 2))
         self._entries = [EpochEntry(epoch, start) for epoch, start in rows]
 
     @property
@@ -145,6 +178,7 @@ class LeaderEpochCache:
 
 __all__ = [
     "HIGH_WATERMARK_CHECKPOINT", "LEADER_EPOCH_CHECKPOINT", "RECOVERY_POINT_CHECKPOINT",
-    "UNDEFINED_EPOCH", "UNDEFINED_EPOCH_OFFSET", "EpochEntry", "LeaderEpochCache",
+    "UNDEFINED_EPOCH", "UNDEFINED_EPOCH_OFFSET", "CheckpointCorruption", "EpochEntry",
+    "LeaderEpochCache",
     "read_offset_checkpoint", "write_offset_checkpoint",
 ]

@@ -1,0 +1,54 @@
+"""Real coordinators restarted on their own files: a metadata snapshot and the log after it
+come back; damage before the tail of the Raft log stops the coordinator with one log line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from zafka.client import Admin
+from zafka.core.durable import RAFT_SNAPSHOT_DATA_OFFSET, decode_metadata_snapshot
+from zafka.storage.raft_store import ENTRIES_FILE, SNAPSHOT_FILE
+
+from tests.conftest import FAST_TUNABLES
+from zafka.launcher import ClusterError
+
+
+def test_a_coordinator_restarts_from_its_metadata_snapshot_and_log(cluster_factory,
+                                                                   tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tunables = {**FAST_TUNABLES, "raft_snapshot_every_entries": 4}
+    first = cluster_factory(brokers=1, coordinators=1, data_dir=tmp_path, tunables=tunables)
+    with Admin(str(first.cluster_file_path)) as admin:
+        for name in ("a", "b", "c", "d", "e"):
+            admin.create_topic(name, partitions=1, replication_factor=1)
+    first.stop()
+    raft = tmp_path / "coordinator-1" / "raft"
+    image = decode_metadata_snapshot((raft / SNAPSHOT_FILE).read_bytes()[:-4][
+        RAFT_SNAPSHOT_DATA_OFFSET:])
+    assert image.offset > 4 and image.topics, "a snapshot with topics in it was written"
+
+    second = cluster_factory(brokers=1, coordinators=1, data_dir=tmp_path, tunables=tunables)
+    with Admin(str(second.cluster_file_path)) as admin:
+        assert admin.list_topics() == ["a", "b", "c", "d", "e"]
+
+
+def test_damage_before_the_tail_of_the_raft_log_refuses_to_start_with_one_line(
+        cluster_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = cluster_factory(brokers=1, coordinators=1, data_dir=tmp_path)
+    with Admin(str(first.cluster_file_path)) as admin:
+        admin.create_topic("kept", partitions=1, replication_factor=1)
+    first.stop()
+    log_file = tmp_path / "coordinator-1" / "raft" / ENTRIES_FILE
+    blob = bytearray(log_file.read_bytes())
+    blob[12] ^= 0x01  # inside the first record's payload; more records follow
+    log_file.write_bytes(bytes(blob))
+
+    with pytest.raises(ClusterError, match="coordinator-1 exited with status 65"):
+        cluster_factory(brokers=1, coordinators=1, data_dir=tmp_path)
+    log = (tmp_path / "logs" / "coordinator-1.log").read_text()
+    refusals = [line for line in log.splitlines() if "refuses to start" in line]
+    assert len(refusals) == 1, log
+    assert f"{log_file}: byte 0: damaged record" in refusals[0]
+    assert "Traceback" not in log
+    assert "Traceback" not in (tmp_path / "logs" / "coordinator-1.stderr").read_text()
+    assert log_file.read_bytes() == bytes(blob), "nothing was cut"
