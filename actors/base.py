@@ -80,6 +80,11 @@ class BaseActor(pykka.ThreadingActor):
         ticker = self.runtime.ticker
         ticker.wake_at(self.name, self.actor_ref, ticker.count + max(1, ticks))
 
+    def wake_after(self, delay_s: float) -> None:
+        """Ask the process ticker for one ``Tick`` ``delay_s`` seconds from now, to about a
+        millisecond (for options users set in milliseconds; node timers use ``wake_in``)."""
+        self.runtime.ticker.wake_after(self.name, self.actor_ref, delay_s)
+
     # --- sending ------------------------------------------------------------------------
 
     def send(self, address: str, dest: str, body: Any, *, correlation_id: int = 0,

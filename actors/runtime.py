@@ -35,7 +35,12 @@ class Ticker:
 
     A subscriber still busy with its last tick is not told another (it reports ``handled``
     when it takes one): an actor whose tick work outgrows ``tick_ms`` then ticks less
-    often, rather than filling its mailbox with ticks that bury every request behind them."""
+    often, rather than filling its mailbox with ticks that bury every request behind them.
+
+    Client actors honour options users set in milliseconds (``linger_ms``, back-offs,
+    timeouts) with ``wake_after``: a one-shot ``Tick`` at a monotonic deadline, to within
+    about a millisecond, from the same thread (it sleeps until the earlier of the next tick
+    and the next such deadline).  Node-internal timers stay in ticks."""
 
     def __init__(self, tick_ms: int) -> None:
         self.tick_ms = tick_ms
@@ -45,8 +50,11 @@ class Ticker:
         self._due: dict[str, int] = {}
         self._unhandled: set[str] = set()  # urns of subscribers told a tick not taken yet
         self._sequence = 0
+        self._precise: list[tuple[float, int, str, pykka.ActorRef[Any]]] = []
+        self._due_s: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._changed = threading.Condition(self._lock)
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name="zafka-ticker", daemon=True)
 
     def subscribe(self, name: str, ref: pykka.ActorRef[Any]) -> None:
@@ -57,6 +65,7 @@ class Ticker:
         with self._lock:
             ref = self._subscribers.pop(name, None)
             self._due.pop(name, None)
+            self._due_s.pop(name, None)
             if ref is not None:
                 self._unhandled.discard(ref.actor_urn)
 
@@ -76,6 +85,29 @@ class Ticker:
             self._sequence += 1
             heapq.heappush(self._timers, (due_tick, self._sequence, name, ref))
 
+    def wake_after(self, name: str, ref: pykka.ActorRef[Any], delay_s: float) -> None:
+        """Tell ``Tick`` to ``ref`` once, ``delay_s`` seconds from now (to about a
+        millisecond; the earliest of several requests wins)."""
+        due = time.monotonic() + max(0.0, delay_s)
+        with self._lock:
+            current = self._due_s.get(name)
+            if current is not None and current <= due:
+                return
+            self._due_s[name] = due
+            self._sequence += 1
+            heapq.heappush(self._precise, (due, self._sequence, name, ref))
+            if self._precise[0][2] == name and self._precise[0][0] == due:
+                self._changed.notify()
+
+    def _pop_precise(self, now: float) -> list[pykka.ActorRef[Any]]:
+        due = []
+        while self._precise and self._precise[0][0] <= now:
+            when, _, name, ref = heapq.heappop(self._precise)
+            if self._due_s.get(name) == when:
+                del self._due_s[name]
+                due.append(ref)
+        return due
+
     def _pop_due(self) -> list[pykka.ActorRef[Any]]:
         due = []
         while self._timers and self._timers[0][0] <= self.count:
@@ -89,25 +121,38 @@ class Ticker:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        with self._lock:
+            self._stopping = True
+            self._changed.notify()
         self._thread.join(timeout=2)
 
     def _run(self) -> None:
         period = self.tick_ms / 1000
         next_due = time.monotonic() + period
-        while not self._stop.wait(max(0.0, next_due - time.monotonic())):
-            next_due += period
-            now = time.monotonic()
-            if next_due < now:  # fell behind (paused process): do not burst, skip ahead
-                next_due = now + period
-            self.count += 1
+        while True:
             with self._lock:
-                ready = [ref for ref in self._subscribers.values()
-                         if ref.actor_urn not in self._unhandled]
-                self._unhandled.update(ref.actor_urn for ref in ready)
-                subscribers = ready + self._pop_due()
+                while not self._stopping:
+                    now = time.monotonic()
+                    first = self._precise[0][0] if self._precise else next_due
+                    wait = min(next_due, first) - now
+                    if wait <= 0:
+                        break
+                    self._changed.wait(wait)
+                if self._stopping:
+                    return
+                now = time.monotonic()
+                refs = self._pop_precise(now)
+                if now >= next_due:
+                    next_due += period
+                    if next_due < now:  # fell behind (paused process): skip ahead
+                        next_due = now + period
+                    self.count += 1
+                    ready = [ref for ref in self._subscribers.values()
+                             if ref.actor_urn not in self._unhandled]
+                    self._unhandled.update(ref.actor_urn for ref in ready)
+                    refs = ready + self._pop_due() + refs
             tick = Tick(count=self.count)
-            for ref in subscribers:
+            for ref in refs:
                 try:
                     ref.tell(tick)
                 except pykka.ActorDeadError:

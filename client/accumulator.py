@@ -6,10 +6,19 @@ raises ``BufferExhausted``), and the decision which batches are ready to send
 (``batch_size`` reached, ``linger_ms`` elapsed, a flush or close in progress, a retry due).
 
 Like Kafka's ``RecordAccumulator`` it is shared by two sides, under one lock: the threads that
-call ``Producer.send`` append records; the producer's I/O actor drains ready batches (at most
-one batch per partition in flight, so retries never reorder), completes them and releases
-their memory.  Everything the lock guards lives here; the lock is never held while a future's
-callbacks run or while anything is sent.
+call ``Producer.send`` append records; the producer's I/O actor drains ready batches, completes
+them and releases their memory.  Up to ``max_in_flight_per_partition`` batches of a partition
+travel at once (5 with idempotence, Kafka's ``max.in.flight.requests.per.connection``; 1
+without, so that nothing can reorder), always in queue order: the batches in flight are a
+prefix of the partition's queue.  A batch leaves only when every batch before it is in
+flight and none after it is; so a batch sent back for a retry leaves again only once the
+later ones came back too, and the partition resends from its oldest batch, in order — the
+leader sees its sequences in order (or recognises the duplicates).  A batch that finishes
+before an older one stays in the queue as a placeholder until the older ones finish: a batch
+leaves only within ``max_in_flight_per_partition`` places of the oldest unfinished one, so a
+retry of that one always finds it in the leader's window of the last five batches.
+Everything the lock guards lives here; the lock is never held while a future's callbacks run
+or while anything is sent.
 
 Must never: send, encode, or decide about errors and retries (the I/O actor does).
 """
@@ -60,6 +69,7 @@ class ProducerBatch:
     memory_bytes: int = 0
     closed: bool = False  # drained once: no more appends, its bytes are final
     in_flight: bool = False
+    done: bool = False  # finished while a batch before it was not: kept to hold its place
     attempts: int = 0
     retry_at: float = 0.0
     last_error: BaseException | None = None
@@ -91,7 +101,10 @@ class RecordAccumulator:
     """Batches per partition, bounded by ``buffer_memory`` bytes."""
 
     def __init__(self, *, batch_size: int, linger_ms: int, buffer_memory: int,
-                 delivery_timeout_ms: int, max_request_size: int) -> None:
+                 delivery_timeout_ms: int, max_request_size: int,
+                 max_in_flight_per_partition: int = 1) -> None:
+        assert max_in_flight_per_partition >= 1
+        self.max_in_flight_per_partition = max_in_flight_per_partition
         self.batch_size = batch_size
         self.linger_s = linger_ms / 1000
         self.buffer_memory = buffer_memory
@@ -166,7 +179,7 @@ class RecordAccumulator:
         """Make every batch ready now; returns the results to wait for."""
         with self._lock:
             self._flushes += 1
-            return [b.result for queue in self._batches.values() for b in queue]
+            return [b.result for queue in self._batches.values() for b in queue if not b.done]
 
     def end_flush(self) -> None:
         with self._lock:
@@ -182,7 +195,8 @@ class RecordAccumulator:
 
     def drain(self, leader_of: Callable[[str, int], int | None],
               can_send: Callable[[int], bool]) -> Drained:
-        """Take the ready head batch of each partition whose leader can take a request."""
+        """Take the next ready batch of each partition whose leader can take a request (call
+        again for the one after: one batch per partition per request)."""
         now = time.monotonic()
         drained = Drained()
         request_bytes: dict[int, int] = {}
@@ -206,7 +220,8 @@ class RecordAccumulator:
 
     def _head(self, key: TopicPartitionKey, queue: deque[ProducerBatch], now: float,
               drained: Drained) -> ProducerBatch | None:
-        """The partition's head batch if it is ready (expired heads go to ``drained``)."""
+        """The partition's next batch to send if it is ready (expired heads not in flight
+        go to ``drained``)."""
         while queue and not queue[0].in_flight and \
                 now - queue[0].created > self.delivery_timeout_s:
             expired = queue.popleft()
@@ -215,40 +230,59 @@ class RecordAccumulator:
         if not queue:
             del self._batches[key]
             return None
-        head = queue[0]
-        if head.in_flight:
+        for index, head in enumerate(queue):  # noqa: B007 (the loop finds index and head)
+            if not head.in_flight and not head.done:
+                break
+        else:
             return None
+        if index >= self.max_in_flight_per_partition or any(
+                queue[later].in_flight for later in range(index + 1, len(queue))):
+            return None  # a full pipeline, or a retry waiting for later ones to come back
         if head.retry_at > now:
             drained.check_in(head.retry_at - now)
             return None
         lingered = now - head.created
-        if (head.attempts or len(queue) > 1 or head.size_bytes >= self.batch_size
+        if (head.attempts or index < len(queue) - 1 or head.size_bytes >= self.batch_size
                 or lingered >= self.linger_s or self._flushes or self.closing):
             return head
         drained.check_in(self.linger_s - lingered)
         return None
 
+    def earlier_unfinished(self, batch: ProducerBatch) -> bool:
+        """Whether a batch of the same partition queued before ``batch`` is unfinished."""
+        with self._lock:
+            queue = self._batches.get((batch.topic, batch.partition))
+            return queue is not None and bool(queue) and queue[0] is not batch
+
     def complete(self, batch: ProducerBatch) -> None:
-        """Remove a finished head batch and free its memory (then complete its result)."""
+        """Remove a finished batch and free its memory (then complete its result).  Batches
+        usually finish in order; one that finishes before an older one stays as a placeholder
+        (``done``) until the older ones finish."""
         with self._lock:
             queue = self._batches[(batch.topic, batch.partition)]
-            assert queue[0] is batch, "only a partition's head batch completes"
-            queue.popleft()
+            batch.in_flight = False
+            if queue[0] is batch:
+                queue.popleft()
+                while queue and queue[0].done:
+                    queue.popleft()
+            else:
+                batch.done = True
             self._release(batch.memory_bytes)
 
     def retry_later(self, batch: ProducerBatch, at: float) -> None:
-        """The in-flight head batch goes back to wait until ``at`` (monotonic s)."""
+        """The in-flight batch goes back to wait until ``at`` (monotonic s), in its place."""
         with self._lock:
             batch.in_flight = False
             batch.retry_at = at
 
     def split(self, batch: ProducerBatch, parts: Iterable[ProducerBatch]) -> None:
-        """Replace the in-flight head batch by ``parts`` (same records, same order)."""
+        """Replace the in-flight batch by ``parts`` (same records, same order, same place)."""
         with self._lock:
             queue = self._batches[(batch.topic, batch.partition)]
-            assert queue[0] is batch, "only a partition's head batch is split"
-            queue.popleft()
-            queue.extendleft(reversed(list(parts)))
+            index = queue.index(batch)
+            del queue[index]
+            for offset, part in enumerate(parts):
+                queue.insert(index + offset, part)
 
     def abort_unsent(self) -> list[ProducerBatch]:
         """Remove every batch not in flight (closing with a deadline); the caller fails
@@ -256,11 +290,13 @@ class RecordAccumulator:
         aborted: list[ProducerBatch] = []
         with self._lock:
             for key, queue in list(self._batches.items()):
-                kept = deque(b for b in queue if b.in_flight)
-                aborted.extend(b for b in queue if not b.in_flight)
+                kept = deque(b for b in queue if b.in_flight or b.done)
+                aborted.extend(b for b in queue if not b.in_flight and not b.done)
                 for b in queue:
-                    if not b.in_flight:
+                    if not b.in_flight and not b.done:
                         self._release(b.memory_bytes)
+                while kept and kept[0].done:
+                    kept.popleft()
                 if kept:
                     self._batches[key] = kept
                 else:
@@ -269,7 +305,7 @@ class RecordAccumulator:
 
     def has_unsent(self) -> bool:
         with self._lock:
-            return any(self._batches.values())
+            return any(not b.done for queue in self._batches.values() for b in queue)
 
 
 __all__ = ["BufferExhausted", "Drained", "ProducerBatch", "RecordAccumulator", "record_size"]

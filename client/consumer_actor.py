@@ -3,7 +3,7 @@
 Owns: the subscription (topics or a pattern) or manual assignment; the ``Fetcher`` (positions,
 buffers, pipelined fetches), the ``GroupMember`` (coordinator, generation, heartbeats), the
 consumer's metadata view; the requests it has in flight (correlation id -> continuation,
-expiring after their timeout in ticks); timers; the poll held until records arrive; and the
+expiring after their timeout); timers; the poll held until records arrive; and the
 rebalance events (revoked / assigned partitions) waiting to be handed to the caller.
 
 Rebalances happen inside ``poll`` as in Kafka: when the member must rejoin, the next poll
@@ -17,6 +17,11 @@ Every handler ends with ``drive()``: refresh metadata when due, resolve position
 offsets, resets), answer held calls, and send a fetch to every leader broker that has none in
 flight — so a fetch goes out as soon as the previous one to that broker answers.
 
+Time is counted in milliseconds of the monotonic clock (``clock``), and the actor asks the
+ticker for a wake-up at its earliest deadline (a request timeout, a back-off, the end of a
+held poll) so that options set in milliseconds are honoured to about a millisecond; the
+10 ms tick it subscribes to drives heartbeats and the rest.
+
 Must never: block, call user code (callbacks and deserializer errors are the facade's), or
 serve a command after close.
 """
@@ -27,6 +32,7 @@ import heapq
 import itertools
 import logging
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -63,7 +69,7 @@ class ConsumerActor(CallsMixin, ClientActor):
                  cluster: ClusterFile) -> None:
         super().__init__(runtime, name)
         self.config = config
-        self.tick_ms = runtime.tunables.tick_ms
+        self.tick_ms = 1  # the unit of clock(): milliseconds
         self.metadata = ConsumerMetadata([b.address for b in cluster.brokers],
                                          self.ticks(config.metadata_max_age_ms),
                                          self.ticks(config.retry_backoff_ms))
@@ -103,7 +109,7 @@ class ConsumerActor(CallsMixin, ClientActor):
     # --- time, requests and timers ------------------------------------------------------
 
     def clock(self) -> int:
-        return self.runtime.ticker.count
+        return int(time.monotonic() * 1000)
 
     def ticks(self, ms: float) -> int:
         return max(1, int(-(-ms // self.tick_ms)))
@@ -172,7 +178,7 @@ class ConsumerActor(CallsMixin, ClientActor):
         self.fail_all(ClientClosed("this Consumer is closed"))
 
     def on_tick(self, tick: Tick) -> None:
-        now = tick.count
+        now = self.clock()
         while self.deadlines and self.deadlines[0][0] <= now:
             on_reply = self.requests.pop(heapq.heappop(self.deadlines)[1], None)
             if on_reply is not None:
@@ -201,6 +207,15 @@ class ConsumerActor(CallsMixin, ClientActor):
         self.send_fetches()
         self.answer_waiters()
         self.send_fetches()
+        self.wake_at_next_deadline(now)
+
+    def wake_at_next_deadline(self, now: int) -> None:
+        """A precise wake-up at the earliest request timeout, timer or held poll's end."""
+        due = [heap[0][0] for heap in (self.deadlines, self.timers) if heap]
+        if self.poll_waiter is not None:
+            due.append(self.poll_waiter[1])
+        if due:
+            self.wake_after(max(0, min(due) - now) / 1000)
 
     def _reset_answer(self, request: Any) -> Callable[[Any], None]:
         return lambda reply: self.fetcher.on_reset_response(request, reply)
@@ -281,8 +296,7 @@ class ConsumerActor(CallsMixin, ClientActor):
             on_ack, self.on_ack = self.on_ack, None
             on_ack()
         self.maybe_auto_commit()
-        self.poll_waiter = (command, self.clock() + self.ticks(command.timeout_ms) - 1
-                            if command.timeout_ms > 0 else self.clock())
+        self.poll_waiter = (command, self.clock() + max(0, command.timeout_ms))
 
     def answer_waiters(self) -> None:
         self.answer_positions()

@@ -71,7 +71,9 @@ class Producer:
             batch_size=self.config.batch_size, linger_ms=self.config.linger_ms,
             buffer_memory=self.config.buffer_memory,
             delivery_timeout_ms=self.config.delivery_timeout_ms,
-            max_request_size=self.config.max_request_size)
+            max_request_size=self.config.max_request_size,
+            max_in_flight_per_partition=self.config.max_in_flight_requests_per_connection
+            if self.config.enable_idempotence else 1)
         self._sender = RecordSender(self.config, self._accumulator)
         self._runtime = start_runtime(self.cluster, role="producer")
         _counter[0] += 1

@@ -6,22 +6,26 @@ broker, with deadlines), the metadata lookups (``client.producer_metadata``), an
 ``SendRecords`` messages of user actors waiting for metadata or buffer memory.  Only this
 actor completes batches.
 
-Rules it keeps (Kafka's): at most one batch per partition in flight, so a retry never
-reorders; a batch gets its sequence when first drained and is resent byte for byte, so the
-leader recognises a duplicate; a retriable error (``NotLeaderOrFollower``,
-``NotEnoughReplicas``, ``RequestTimedOut``, ...) is retried after ``retry_backoff_ms`` with a
-metadata refresh until ``retries`` or ``delivery_timeout_ms`` run out, then the last error is
-raised; ``RecordTooLarge`` splits a batch of several records in halves; a batch that fails
-after it may have been appended gives the producer a new producer id, so later batches never
-meet a sequence gap.  A request that stays unanswered while its partition's leader moved is
-given up early and its batches resent to the new leader (safe: the leader deduplicates).
+Rules it keeps (Kafka's): with idempotence up to ``max_in_flight_requests_per_connection`` (5)
+batches of a partition in flight, in sequence order (the accumulator's drain keeps the order,
+and a retried partition resends from its oldest batch once none is in flight); without it one,
+so a retry never reorders. A batch gets its sequence when first drained and is resent byte for
+byte, so the leader recognises a duplicate; ``OutOfOrderSequence`` means the leader appended
+nothing: behind an unfinished batch the gap is that batch's and it is retried in order; for the
+oldest batch of its partition it is given a sequence of a new producer id; a retriable error
+(``NotLeaderOrFollower``, ``NotEnoughReplicas``, ``RequestTimedOut``, ...) is retried after
+``retry_backoff_ms`` with a metadata refresh until ``retries`` or ``delivery_timeout_ms`` run
+out, then the last error is raised; ``RecordTooLarge`` splits a batch of several records in
+halves; a batch that fails after it may have been appended gives the producer a new producer
+id, so later batches never meet a sequence gap. A request that stays unanswered while its
+partition's leader moved is given up early and its batches resent to the new leader (safe: the
+leader deduplicates).
 
 Must never: block (futures and callbacks complete on this thread; nothing here waits).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +83,7 @@ class ProducerStats:
     retries: int = 0
     metadata_requests: int = 0
     producer_ids: list[int] = field(default_factory=list)
+    most_in_flight_per_partition: int = 0  # the most batches of one partition seen in flight
 
 
 class ProducerActor(MetadataMixin, ClientActor):
@@ -94,6 +99,7 @@ class ProducerActor(MetadataMixin, ClientActor):
         self.in_flight: dict[int, InFlight] = {}
         self.broker_requests: dict[int, int] = {}
         self.sequences: dict[tuple[str, int], int] = {}
+        self.partition_requests: dict[tuple[str, int], int] = {}  # batches in flight
         self.stats = ProducerStats()
         self.parked = ParkedSends(self)
         self.init_metadata([node.address for node in cluster.brokers])
@@ -164,9 +170,9 @@ class ProducerActor(MetadataMixin, ClientActor):
         self.parked.process()
         self.refresh_if_old()
         ready = not self.config.enable_idempotence or self.producer_id >= 0
-        drained = self.accumulator.drain(self.sender.metadata.leader_of, self.can_send) \
-            if ready else None
-        if drained is not None:
+        next_check_s = None
+        for _ in range(self.accumulator.max_in_flight_per_partition if ready else 0):
+            drained = self.accumulator.drain(self.sender.metadata.leader_of, self.can_send)
             for batch in drained.expired:
                 batch.result.complete(-1, batch.last_error or self.expired_error(batch))
                 self.after_failure(batch, batch.last_error)
@@ -174,7 +180,10 @@ class ProducerActor(MetadataMixin, ClientActor):
                 self.request_metadata()
             for broker, batches in drained.by_broker.items():
                 self.send_produce(broker, batches)
-        self.schedule(drained.next_check_s if drained is not None else None)
+            next_check_s = drained.next_check_s
+            if not drained.by_broker:
+                break
+        self.schedule(next_check_s)
 
     def can_send(self, broker: int) -> bool:
         limit: int = self.config.max_in_flight_requests_per_connection
@@ -190,8 +199,7 @@ class ProducerActor(MetadataMixin, ClientActor):
         if self.parked:
             delays.append(self.config.retry_backoff_ms / 1000)
         if delays:
-            tick_s = self.runtime.tunables.tick_ms / 1000
-            self.wake_in(max(1, math.ceil(max(0.0, min(delays)) / tick_s)))
+            self.wake_after(max(0.0, min(delays)))
 
     def send_produce(self, broker: int, batches: list[ProducerBatch]) -> None:
         address = self.sender.metadata.brokers[broker]
@@ -214,6 +222,11 @@ class ProducerActor(MetadataMixin, ClientActor):
         self.in_flight[correlation_id] = InFlight(
             broker, batches, now, now + self.config.request_timeout_ms / 1000 + 1.0)
         self.broker_requests[broker] = self.broker_requests.get(broker, 0) + 1
+        for batch in batches:
+            key = (batch.topic, batch.partition)
+            count = self.partition_requests[key] = self.partition_requests.get(key, 0) + 1
+            if count > self.stats.most_in_flight_per_partition:
+                self.stats.most_in_flight_per_partition = count
         self.send(address, "broker", request, correlation_id=correlation_id,
                   reply_to=self.name)
 
@@ -223,8 +236,11 @@ class ProducerActor(MetadataMixin, ClientActor):
         if self.config.enable_idempotence:
             key = (batch.topic, batch.partition)
             producer_id, producer_epoch = self.producer_id, self.producer_epoch
-            sequence = self.sequences.get(key, 0)
-            self.sequences[key] = (sequence + len(batch.records)) % SEQUENCE_MODULO
+            if batch.base_sequence >= 0 and batch.producer_id == producer_id:
+                sequence = batch.base_sequence  # a part of a split batch keeps its place
+            else:
+                sequence = self.sequences.get(key, 0)
+                self.sequences[key] = (sequence + len(batch.records)) % SEQUENCE_MODULO
         batch.producer_id = producer_id
         batch.base_sequence = sequence
         batch.encoded = memoryview(encode_batch(
@@ -262,6 +278,11 @@ class ProducerActor(MetadataMixin, ClientActor):
         flight = self.in_flight.pop(correlation_id, None)
         if flight is not None:
             self.broker_requests[flight.broker] -= 1
+            for batch in flight.batches:
+                key = (batch.topic, batch.partition)
+                self.partition_requests[key] -= 1
+                if not self.partition_requests[key]:
+                    del self.partition_requests[key]
         return flight
 
     def abandon(self, correlation_id: int, code: ErrorCode, message: str) -> None:
@@ -293,7 +314,10 @@ class ProducerActor(MetadataMixin, ClientActor):
         now = time.monotonic()
         in_time = now - batch.created + self.config.retry_backoff_ms / 1000 < \
             self.config.delivery_timeout_ms / 1000
-        if error.retriable and batch.attempts <= self.config.retries and in_time:
+        retriable = error.retriable and batch.attempts <= self.config.retries
+        if code == ErrorCode.OUT_OF_ORDER_SEQUENCE:
+            retriable = self.out_of_order_is_retriable(batch)
+        if retriable and in_time:
             self.stats.retries += 1
             self.accumulator.retry_later(batch, now + self.config.retry_backoff_ms / 1000)
             return
@@ -301,13 +325,31 @@ class ProducerActor(MetadataMixin, ClientActor):
             self.rewind_sequence(batch)
         self.fail(batch, error)
 
+    def out_of_order_is_retriable(self, batch: ProducerBatch) -> bool:
+        """``OutOfOrderSequence``: the leader appended nothing.  Behind an unfinished batch
+        of its partition, the gap is that batch's: retry (in order, after it).  The oldest
+        batch of its partition: a batch before it failed, or the leader forgot this producer
+        — it is given a sequence of a new producer id (taken now unless a failure already
+        replaced the id it carries) and retried."""
+        if self.accumulator.earlier_unfinished(batch):
+            return True
+        if batch.producer_id >= 0 and batch.producer_id == self.producer_id:
+            self.reset_producer_id()
+        batch.encoded = None
+        batch.base_sequence = -1
+        return True
+
     def split(self, batch: ProducerBatch) -> None:
-        """Resend a rejected batch's records as two batches (new sequences)."""
-        self.rewind_sequence(batch)
+        """Resend a rejected batch's records as two batches (the same sequences, so the
+        batches behind it in flight still follow)."""
+        batch.encoded = None
         half = len(batch.records) // 2
         parts = []
         for start, stop in ((0, half), (half, len(batch.records))):
             part = ProducerBatch(batch.topic, batch.partition, batch.created, closed=True)
+            if batch.base_sequence >= 0:
+                part.producer_id = batch.producer_id
+                part.base_sequence = (batch.base_sequence + start) % SEQUENCE_MODULO
             part.records = batch.records[start:stop]
             part.futures = batch.futures[start:stop]
             part.memory_bytes = sum(record_size(r) for r in part.records)
@@ -320,9 +362,16 @@ class ProducerActor(MetadataMixin, ClientActor):
         self.accumulator.split(batch, parts)
 
     def rewind_sequence(self, batch: ProducerBatch) -> None:
-        """The head batch was refused, not appended: its sequence goes to the next one."""
+        """The batch was refused, not appended: its sequence goes to the next one — or, if
+        batches after it already carry sequences, the producer id is replaced (they then
+        meet ``OutOfOrderSequence`` and are given sequences of the new id)."""
+        key = (batch.topic, batch.partition)
         if batch.base_sequence >= 0 and batch.producer_id == self.producer_id:
-            self.sequences[(batch.topic, batch.partition)] = batch.base_sequence
+            following = (batch.base_sequence + len(batch.records)) % SEQUENCE_MODULO
+            if self.sequences.get(key) == following:
+                self.sequences[key] = batch.base_sequence
+            else:
+                self.reset_producer_id()
         batch.encoded = None
 
     def succeed(self, batch: ProducerBatch, base_offset: int) -> None:

@@ -63,6 +63,7 @@ class SequenceCheck:
 
 
 APPEND = SequenceCheck()
+OUT_OF_ORDER = SequenceCheck(error=ErrorCode.OUT_OF_ORDER_SEQUENCE)
 
 
 class ProducerStateTable:
@@ -92,25 +93,27 @@ class ProducerStateTable:
         Rules (Kafka's): a non-idempotent batch (producer id -1) is always appended; an older
         epoch is ``INVALID_PRODUCER_EPOCH``; a batch equal to one of the remembered ones is a
         duplicate; a newer epoch must start at sequence 0; within an epoch the first sequence
-        must follow the last one.  An unknown producer id is accepted at any sequence (its
-        state may have been removed with the log that held it).
+        must follow the last one.  Stricter than Kafka: an unknown producer id must start at
+        sequence 0 too — with several batches in flight, a later batch must not be appended
+        before a lost first one.  (A producer whose state left with old segments meets
+        ``OUT_OF_ORDER_SEQUENCE`` for its oldest batch, which the leader did not append; it
+        takes a new producer id and starts again at 0.)
         """
         if producer_id == NO_PRODUCER_ID:
             return APPEND
         current_epoch = self._epochs.get(producer_id)
         if current_epoch is None:
-            return APPEND
+            return APPEND if first_sequence == 0 else OUT_OF_ORDER
         if producer_epoch < current_epoch:
             return SequenceCheck(error=ErrorCode.INVALID_PRODUCER_EPOCH)
         if producer_epoch > current_epoch:
-            ok = first_sequence == 0
-            return APPEND if ok else SequenceCheck(error=ErrorCode.OUT_OF_ORDER_SEQUENCE)
+            return APPEND if first_sequence == 0 else OUT_OF_ORDER
         remembered = self._batches[producer_id]
         for batch in remembered:
             if (batch.first_sequence, batch.last_sequence) == (first_sequence, last_sequence):
                 return SequenceCheck(duplicate_of=batch)
         if remembered and first_sequence != next_sequence(remembered[-1].last_sequence):
-            return SequenceCheck(error=ErrorCode.OUT_OF_ORDER_SEQUENCE)
+            return OUT_OF_ORDER
         return APPEND
 
     def on_batch_appended(self, producer_id: int, producer_epoch: int, first_sequence: int,
@@ -155,6 +158,6 @@ class ProducerStateTable:
 
 
 __all__ = [
-    "APPEND", "NO_PRODUCER_ID", "SEQUENCE_MAX", "BatchHeader", "BatchMetadata",
+    "APPEND", "NO_PRODUCER_ID", "OUT_OF_ORDER", "SEQUENCE_MAX", "BatchHeader", "BatchMetadata",
     "ProducerStateTable", "SequenceCheck", "next_sequence",
 ]

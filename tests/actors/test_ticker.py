@@ -4,6 +4,7 @@ of queueing ticks in front of its requests."""
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from typing import Any
 
@@ -65,6 +66,30 @@ def test_an_untaken_tick_holds_the_next_until_the_actor_subscribes_anew() -> Non
         ticker.subscribe("silent", ref)
         time.sleep(0.3)
         assert len(told) == 2, "a new subscription starts afresh"
+    finally:
+        ticker.stop()
+        ref.stop()
+
+
+def test_wake_after_tells_a_tick_at_its_deadline_between_ticks() -> None:
+    """A client's millisecond timer: the wake-up arrives although the (here 10 s) tick
+    period has not passed once."""
+    ticker = Ticker(tick_ms=10_000)
+    told: list[int] = []
+    arrived = threading.Event()
+
+    class Waiting(pykka.ThreadingActor):
+        def on_receive(self, message: Any) -> Any:
+            told.append(message.count)
+            arrived.set()
+            return None
+
+    ref = Waiting.start()
+    try:
+        ticker.start()
+        ticker.wake_after("waiting", ref, 0.002)
+        assert arrived.wait(5), "the timer fired"
+        assert told == [0], "before the first tick"
     finally:
         ticker.stop()
         ref.stop()

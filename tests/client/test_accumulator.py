@@ -1,5 +1,5 @@
-"""The record accumulator: batching per partition, readiness, bounded memory, one batch in
-flight per partition, expiry."""
+"""The record accumulator: batching per partition, readiness, bounded memory, batches in
+flight per partition (one, or a pipeline of up to five kept in order), expiry."""
 
 from __future__ import annotations
 
@@ -77,6 +77,52 @@ def test_at_most_one_batch_per_partition_is_in_flight() -> None:
     acc.complete(first[0])
     second = acc.drain(leader_of, always).by_broker[1]
     assert second[0] is not first[0] and len(second[0].records) == 1
+
+
+def drain_one(acc: RecordAccumulator) -> object | None:
+    batches = acc.drain(leader_of, always).by_broker.get(1, [])
+    assert len(batches) <= 1, "one batch per partition per request"
+    return batches[0] if batches else None
+
+
+def test_a_pipeline_sends_up_to_its_limit_of_batches_in_queue_order() -> None:
+    acc = make(batch_size=150, linger_ms=0, max_in_flight_per_partition=5)
+    for _ in range(7):
+        append(acc)
+    sent = [drain_one(acc) for _ in range(5)]
+    assert all(sent) and len(set(map(id, sent))) == 5
+    assert drain_one(acc) is None, "five in flight: the sixth waits"
+    acc.complete(sent[0])  # type: ignore[arg-type]
+    sixth = drain_one(acc)
+    assert sixth is not None and sixth not in sent
+
+
+def test_a_retry_waits_until_no_batch_of_its_partition_is_in_flight_then_goes_first(
+        ) -> None:
+    acc = make(batch_size=150, linger_ms=0, max_in_flight_per_partition=5)
+    for _ in range(4):
+        append(acc)
+    first, second, third = (drain_one(acc) for _ in range(3))
+    for batch in (first, second):
+        batch.attempts = 1  # type: ignore[union-attr]
+        acc.retry_later(batch, 0.0)  # type: ignore[arg-type]
+    assert drain_one(acc) is None, "the third is still in flight: nothing is resent yet"
+    third.attempts = 1  # type: ignore[union-attr]
+    acc.retry_later(third, 0.0)  # type: ignore[arg-type]
+    assert [drain_one(acc) for _ in range(4)][:3] == [first, second, third], \
+        "the partition resends from its oldest batch, in order"
+
+
+def test_a_batch_finishing_after_a_later_one_is_removed_where_it_stands() -> None:
+    acc = make(batch_size=150, linger_ms=0, max_in_flight_per_partition=5)
+    for _ in range(2):
+        append(acc)
+    first, second = drain_one(acc), drain_one(acc)
+    assert acc.earlier_unfinished(second)  # type: ignore[arg-type]
+    acc.complete(second)  # type: ignore[arg-type]
+    assert not acc.earlier_unfinished(first)  # type: ignore[arg-type]
+    acc.complete(first)  # type: ignore[arg-type]
+    assert acc.used_bytes == 0 and not acc.has_unsent()
 
 
 def test_one_drain_groups_ready_batches_by_leader_within_max_request_size() -> None:

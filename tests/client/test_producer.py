@@ -417,6 +417,42 @@ def test_acknowledged_records_survive_a_leader_kill_exactly_once_in_order(
                 p.send(strict, b"v").get(timeout=10)
 
 
+def test_five_batches_in_flight_survive_a_leader_sigkill_exactly_once_in_order(
+        cluster_factory: Any) -> None:
+    """Idempotence pipelines up to 5 batches of a partition; a SIGKILL of the leader with
+    the pipeline full loses no acknowledged record and duplicates or reorders none: retries
+    resend from the oldest unfinished batch, and the new leader deduplicates by sequence."""
+    failing = cluster_factory(brokers=3, coordinators=3)
+    with Admin(str(failing.cluster_file_path)) as admin:
+        topic = new_topic(admin, partitions=1)
+        leader = admin.describe_topic(topic).partitions[0].leader
+        acknowledged: list[int] = []
+        with producer(failing, request_timeout_ms=3_000, delivery_timeout_ms=60_000,
+                      batch_size=256, linger_ms=0) as p:
+            futures = produce_numbers(p, topic, 3_000,
+                                      lambda: failing.kill(f"broker-{leader}"))
+            for n, future in enumerate(futures):
+                future.add_callback(lambda _m, n=n: acknowledged.append(n))
+            offsets = [f.get(timeout=60).offset for f in futures]
+            stats = p.stats()
+        assert stats.most_in_flight_per_partition == 5, "the pipeline was full"
+        assert stats.retries > 0, "the kill made the producer retry"
+        assert offsets == list(range(3_000))
+        assert sorted(acknowledged) == list(range(3_000))
+        values = [r.value for r in read_records(failing, admin, topic)]
+        assert values == [b"%06d" % n for n in range(3_000)], "each record once, in order"
+
+
+def test_without_idempotence_one_batch_per_partition_is_in_flight(
+        cluster: Cluster, admin: Admin) -> None:
+    topic = new_topic(admin)
+    with producer(cluster, acks=1, batch_size=256, linger_ms=0) as p:
+        futures = [p.send(topic, b"%06d" % n) for n in range(500)]
+        offsets = [f.get(timeout=30).offset for f in futures]
+        assert p.stats().most_in_flight_per_partition == 1
+    assert offsets == list(range(500))
+
+
 def test_a_producer_connects_through_the_zafka_cluster_variable(
         cluster: Cluster, admin: Admin, monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> None:

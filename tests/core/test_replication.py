@@ -512,15 +512,17 @@ def test_a_stale_producer_epoch_is_refused_and_a_new_epoch_restarts_at_zero() ->
     assert table.producer_epoch(7) == 3 and len(table.batches(7)) == 1
 
 
-def test_unknown_producers_and_non_idempotent_batches_are_appended() -> None:
+def test_unknown_producers_start_at_zero_and_non_idempotent_batches_are_appended() -> None:
     table = ProducerStateTable()
-    assert table.check(9, 0, 41, 41).should_append, "state may have gone with old segments"
+    assert table.check(9, 0, 0, 3).should_append
+    assert table.check(9, 0, 41, 41).error == ErrorCode.OUT_OF_ORDER_SEQUENCE, \
+        "a later batch in flight never overtakes a lost first one"
     assert table.check(-1, -1, -1, -1).should_append
 
 
 def test_sequences_wrap_after_int32_max() -> None:
     table = ProducerStateTable()
-    produce(table, seq=2**31 - 2, count=1, offset=0)
+    table.on_batch_appended(7, 0, 2**31 - 2, 2**31 - 2, 0, 0)
     assert table.check(7, 0, 2**31 - 1, 2**31 - 1).should_append
     produce(table, seq=2**31 - 1, count=1, offset=1)
     assert table.check(7, 0, 0, 0).should_append

@@ -2,11 +2,11 @@
 
 Owns: the minimal controller (fences silent brokers, elects leaders from the ISR only, commits
 AlterPartition by leader and partition epoch, bumps the leader epoch when a broker restarts),
-idempotent acks=all producers, the fault schedule (crashes that lose unflushed writes, pauses,
-cut links, on top of the lossy network of ``replication_model``), the named invariants checked
-after every tick, and ``run(seed)``: chaos, healing, convergence.  Brokers are
-``replication_broker.Broker``: shells around ``LeaderState`` / ``FollowerState`` /
-``ProducerStateTable``.
+idempotent acks=all producers (one batch in flight, or a pipeline of five), the fault schedule
+(crashes that lose unflushed writes, pauses, cut links, on top of the lossy network of
+``replication_model``), the named invariants checked after every tick, and ``run(seed)``:
+chaos, healing, convergence. Brokers are ``replication_broker.Broker``: shells around
+``LeaderState`` / ``FollowerState`` / ``ProducerStateTable``.
 
 Must never: make a replication decision itself; the cores decide, the world only delivers.
 """
@@ -129,6 +129,10 @@ class Producer:
         self.next_value = 0
         self.enabled = True
 
+    @property
+    def idle(self) -> bool:
+        return self.batch is None
+
     def on_message(self, msg: Msg) -> None:
         if msg.kind == "metadata":
             self.leader = msg.body["state"].leader
@@ -163,6 +167,104 @@ class Producer:
                         sequence=self.sequence, values=tuple(self.batch))
 
 
+@dataclasses.dataclass(eq=False)
+class SimBatch:
+    """One batch of a pipelined producer: its values, sequence and current attempt."""
+
+    values: list[str]
+    sequence: int
+    request_id: int = 0
+    in_flight: bool = False
+    done: bool = False
+    sent_at: int = 0
+    retry_at: int = 0
+
+
+class PipelinedProducer:
+    """An idempotent acks=all producer with up to ``IN_FLIGHT_MAX`` batches in flight, kept in
+    order by the client's rules (``client.accumulator`` / ``client.producer_actor``): the
+    batches in flight are a prefix of the queue; a batch leaves only when none after it is in
+    flight, so a failed batch is resent once the later ones came back, oldest first; an
+    ``OutOfOrderSequence`` behind an unfinished batch is retried; a batch acknowledged before
+    an older one holds its place until the older one is, and a batch leaves only within
+    ``IN_FLIGHT_MAX`` places of the oldest unacknowledged one (the leader's dedup window).
+    Every attempt has its own request id.  Nothing is ever given up, so the oldest batch
+    never meets a sequence gap."""
+
+    IN_FLIGHT_MAX = 5
+    QUEUE_MAX = 8
+
+    def __init__(self, world: World, name: str, producer_id: int) -> None:
+        self.world, self.name, self.producer_id = world, name, producer_id
+        self.leader = 1
+        self.queue: list[SimBatch] = []
+        self.next_sequence = 0
+        self.next_value = 0
+        self.request_ids = 0
+        self.enabled = True
+        self.most_in_flight = 0
+
+    @property
+    def idle(self) -> bool:
+        return not self.queue
+
+    def on_message(self, msg: Msg) -> None:
+        if msg.kind == "metadata":
+            self.leader = msg.body["state"].leader
+            return
+        if msg.kind != "produce_reply":
+            return
+        batch = next((b for b in self.queue if b.in_flight and not b.done
+                      and b.request_id == msg.body["request_id"]), None)
+        if batch is None:
+            return  # a duplicated or late reply
+        error = msg.body["error"]
+        assert error != ErrorCode.INVALID_PRODUCER_EPOCH, f"{self.name}: {error!r}"
+        assert error != ErrorCode.OUT_OF_ORDER_SEQUENCE or batch is not self.queue[0], (
+            f"{self.name}: sequence gap before its oldest batch {batch.sequence}")
+        if error == ErrorCode.NONE:
+            self.world.on_acked(self.producer_id, batch.sequence, batch.values,
+                                msg.body["base_offset"])
+            batch.done, batch.in_flight = True, False
+            while self.queue and self.queue[0].done:
+                self.queue.pop(0)
+        else:
+            batch.in_flight = False
+            batch.retry_at = self.world.now + 3
+
+    def tick(self) -> None:
+        now = self.world.now
+        if self.enabled and len(self.queue) < self.QUEUE_MAX and self.world.rng.random() < 0.5:
+            count = self.world.rng.randint(1, 3)
+            self.queue.append(SimBatch(
+                [f"{self.name}-{self.next_value + i}" for i in range(count)],
+                self.next_sequence))
+            self.next_value += count
+            self.next_sequence += count
+        for batch in self.queue:
+            if batch.in_flight and now - batch.sent_at >= PRODUCE_TIMEOUT_TICKS + 5:
+                batch.in_flight = False  # unanswered: resend (the leader deduplicates)
+        while self.leader != -1 and self.send_next(now):
+            pass
+
+    def send_next(self, now: int) -> bool:
+        for index, batch in enumerate(self.queue):  # noqa: B007 (finds index and batch)
+            if not batch.in_flight and not batch.done:
+                break
+        else:
+            return False
+        if index >= self.IN_FLIGHT_MAX or batch.retry_at > now or any(
+                later.in_flight for later in self.queue[index + 1:]):
+            return False
+        self.request_ids += 1
+        batch.request_id, batch.in_flight, batch.sent_at = self.request_ids, True, now
+        self.most_in_flight = max(self.most_in_flight, index + 1)
+        self.world.send(self.name, self.leader, "produce", request_id=batch.request_id,
+                        producer_id=self.producer_id, producer_epoch=0,
+                        sequence=batch.sequence, values=tuple(batch.values))
+        return True
+
+
 class World:
     """The whole simulation: network, controller, brokers, producers and the checks."""
 
@@ -171,7 +273,9 @@ class World:
         self.rng = random.Random(seed)
         self.now = 0
         self.network = Network(random.Random(seed * 7919 + 1))
-        self.producers = {"p1": Producer(self, "p1", 1000), "p2": Producer(self, "p2", 1001)}
+        self.producers: dict[str, Producer | PipelinedProducer] = {
+            "p1": Producer(self, "p1", 1000), "p2": Producer(self, "p2", 1001),
+            "p3": PipelinedProducer(self, "p3", 1002)}
         self.committed_states: list[PartitionState] = []
         self.controller = Controller(self)
         self.brokers = {b: Broker(self, b) for b in BROKERS}
@@ -333,7 +437,7 @@ def run(seed: int, chaos_ticks: int = 600, healed_ticks: int = 400) -> World:
         producer.enabled = False
     for _ in range(400):
         world.step()
-        if world.converged() and all(p.batch is None for p in world.producers.values()):
+        if world.converged() and all(p.idle for p in world.producers.values()):
             world.check_exactly_once()
             return world
     raise AssertionError("replicas did not converge after healing")
