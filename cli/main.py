@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--insecure", action="store_true",
                         help="turn authentication off (benchmarks only; never in production)")
+    parser.add_argument("--kafka-auth", choices=["scram", "none"], default="scram",
+                        help="Kafka clients authenticate with SASL SCRAM-SHA-256 (default) or "
+                             "not at all (none: an explicit opt-in for a local listener)")
+    parser.add_argument("--kafka-tls", action="store_true",
+                        help="Kafka listeners use TLS (SASL_SSL) with a generated cluster CA")
     parser.set_defaults(handler=run.command_run)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run.register(commands)

@@ -116,7 +116,8 @@ def command_run(args: argparse.Namespace) -> int:
     began = time.monotonic()
     cluster = Cluster(brokers=args.brokers, coordinators=args.coordinators,
                       data_dir=args.data_dir, host=args.host, port=args.port,
-                      log_level=args.log_level, insecure=args.insecure, child_stderr=sys.stderr)
+                      log_level=args.log_level, insecure=args.insecure, child_stderr=sys.stderr,
+                      kafka_auth=args.kafka_auth, kafka_tls=args.kafka_tls)
     try:
         cluster.start()
         rows = status_rows(cluster.config, cluster.postbox, 2.0)

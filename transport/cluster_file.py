@@ -68,6 +68,7 @@ class ClusterFile:
     nodes: tuple[NodeSpec, ...]
     tunables: dict[str, Any] = dataclasses.field(default_factory=dict)
     console_token: str | None = None  # what ``zafka console``'s web page asks for
+    kafka_auth: dict[str, Any] | None = None  # the Kafka listeners' SASL/TLS (zafka.kafka)
 
     @property
     def coordinators(self) -> tuple[NodeSpec, ...]:
@@ -96,6 +97,7 @@ class ClusterFile:
             "nodes": [dataclasses.asdict(n) for n in self.nodes],
             "tunables": self.tunables,
             "console_token": self.console_token,
+            "kafka_auth": self.kafka_auth,
         }
 
     @classmethod
@@ -109,6 +111,7 @@ class ClusterFile:
             nodes=tuple(NodeSpec(**n) for n in data["nodes"]),
             tunables=dict(data.get("tunables") or {}),
             console_token=data.get("console_token"),
+            kafka_auth=data.get("kafka_auth"),
         )
 
     @classmethod

@@ -31,6 +31,8 @@ from zafka.core.messages import (
     StatusReply,
     StatusRequest,
 )
+from zafka.kafka.auth_config import KafkaAuth
+from zafka.kafka.setup import create_kafka_auth
 from zafka.transport.auth import Credentials
 from zafka.transport.cluster_file import ClusterFile, NodeSpec, client_bind_url
 from zafka.transport.remote import Postbox, RemoteRef
@@ -109,6 +111,7 @@ class Cluster:
                  *, host: str = "127.0.0.1", port: int | None = None,
                  log_level: str = "WARNING", insecure: bool = False,
                  tunables: dict[str, Any] | None = None, child_stderr: TextIO | None = None,
+                 kafka_auth: str = "scram", kafka_tls: bool = False,
                  ) -> None:
         check_coordinator_count(coordinators)
         if brokers < 1:
@@ -119,6 +122,9 @@ class Cluster:
         self.child_stderr = child_stderr
         self.config = self._load_or_create(brokers, coordinators, host, port, insecure,
                                            tunables or {})
+        if self.config.kafka_auth is None:  # new, or made before Kafka authentication
+            self.config = dataclasses.replace(self.config, kafka_auth=create_kafka_auth(
+                self.data_dir, [host], kafka_auth, kafka_tls))
         self.nodes = [NodeProcess(spec) for spec in self.config.nodes]
         self._postbox: Postbox | None = None
 
@@ -143,6 +149,11 @@ class Cluster:
             cluster_id=secrets.token_hex(8),
             credentials=None if insecure else Credentials.generate(),
             nodes=tuple(nodes), tunables=tunables))
+
+    @property
+    def kafka_auth(self) -> KafkaAuth:
+        """How Kafka clients authenticate to this cluster."""
+        return KafkaAuth.from_dict(self.config.kafka_auth or {"mode": "none"})
 
     def node(self, name: str) -> NodeProcess:
         """The node called ``name`` ("broker-1", "coordinator-2")."""
