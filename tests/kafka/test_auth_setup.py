@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from zafka.kafka.auth_config import KafkaAuth
 from zafka.kafka.setup import create_kafka_auth
+
 from zafka.launcher import Cluster
 
 
