@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from zafka.cli import chaos, console, perf, reassign, run, topics
+from zafka.cli import chaos, console, perf, reassign, run, topics, web_console
 from zafka.transport.cluster_file import ClusterFileError
 
 from zafka.launcher import ClusterError
@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="first port; nodes take consecutive ports (default: free ports)")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--console", action="store_true",
+                        help="also serve the web console (its URL, with the token, is printed)")
     parser.add_argument("--insecure", action="store_true",
                         help="turn authentication off (benchmarks only; never in production)")
     parser.add_argument("--kafka-auth", choices=["scram", "none"], default="scram",
@@ -48,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.register(commands)
     topics.register(commands)
     console.register(commands)
+    web_console.register(commands)
     perf.register(commands)
     reassign.register(commands)
     return parser

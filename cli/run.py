@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from zafka.cli.common import format_table, print_json
+from zafka.cli.web_console import Console
 from zafka.core.errors import ZafkaError
 from zafka.core.messages import (
     DescribeTopicsRequest,
@@ -71,7 +72,7 @@ class NodeRow:
                                "address": self.spec.address,
                                "state": "down" if self.reply is None else "up",
                                "pid": self.reply.pid if self.reply else None,
-                               "raft": self.summary}
+                               "raft": self.summary, "metrics": self.spec.metrics_url}
         if self.reply is not None:
             row["details"] = plain(self.reply.coordinator or self.reply.broker)
             row["transport"] = dict(self.reply.transport)
@@ -118,12 +119,20 @@ def command_run(args: argparse.Namespace) -> int:
                       data_dir=args.data_dir, host=args.host, port=args.port,
                       log_level=args.log_level, insecure=args.insecure, child_stderr=sys.stderr,
                       kafka_auth=args.kafka_auth, kafka_tls=args.kafka_tls)
+    web: Console | None = None
     try:
         cluster.start()
         rows = status_rows(cluster.config, cluster.postbox, 2.0)
-        print(format_table([r.to_json() for r in rows], ["role", "id", "pid", "address", "state"]))
+        print(format_table([r.to_json() for r in rows],
+                           ["role", "id", "pid", "address", "state", "metrics"]))
         print(f"\nzafka cluster ready in {time.monotonic() - began:.2f} s; "
-              f"cluster file: {cluster.cluster_file_path}\nPress Ctrl-C to stop.", flush=True)
+              f"cluster file: {cluster.cluster_file_path}")
+        if getattr(args, "console", False):
+            web = Console(str(cluster.cluster_file_path), host=args.host)
+            print(f"web console: {web.login_url}")
+        else:
+            print(f"web console: zafka console --cluster {cluster.cluster_file_path}")
+        print("Press Ctrl-C to stop.", flush=True)
         while not stopping:
             time.sleep(0.2)
             for added in cluster.adopt_new_nodes():
@@ -140,6 +149,8 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"zafka: {exc}", file=sys.stderr)
         return 1
     finally:
+        if web is not None:
+            web.stop()
         cluster.stop()
     print("zafka cluster stopped.")
     return 0
