@@ -94,8 +94,8 @@ def test_counters_move_as_records_are_produced_and_consumed(cluster: Cluster) ->
     with Producer(path) as producer:
         for i in range(RECORDS):
             producer.send("metered", b"v" * 100, key=str(i).encode()).result()
-    assert total(cluster, "zafka_topic_messages_in_total", topic="metered") == \
-        before["zafka_topic_messages_in_total"] + RECORDS
+    assert total(cluster, "zafka_topic_messages_in_total", topic="metered") >= \
+        before["zafka_topic_messages_in_total"] + RECORDS  # more if a batch was retried
     assert total(cluster, "zafka_topic_bytes_in_total", topic="metered") > \
         before["zafka_topic_bytes_in_total"] + RECORDS * 100
     assert total(cluster, "zafka_request_duration_seconds_count", request="produce") > produces
