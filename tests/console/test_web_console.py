@@ -77,11 +77,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def cell(browser: Any, selector: str) -> str | None:
-    """The text of the first element matching ``selector`` on the page, if any."""
-    from selenium.webdriver.common.by import By
-
-    found = browser.find_elements(By.CSS_SELECTOR, selector)
-    return str(found[0].text) if found else None
+    """The text of the first element matching ``selector`` on the page, if any (read in
+    one script: the page re-renders its tables every second)."""
+    found = browser.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+        selector)
+    return None if found is None else str(found)
 
 
 def request(url: str, *, method: str = "GET", token: str | None = None,
