@@ -30,6 +30,7 @@ from zafka.actors.runtime import NodeRuntime
 from zafka.core.controller import Controller, Decision
 from zafka.core.durable import (
     RAFT_SNAPSHOT_DATA_OFFSET,
+    DurableFormatError,
     decode_metadata_snapshot,
     encode_metadata_snapshot,
 )
@@ -64,6 +65,7 @@ from zafka.core.messages import (
     RegisteredBroker,
     RequestVote,
     RequestVoteResponse,
+    SnapshotMeta,
     Tick,
 )
 from zafka.core.metadata import MetadataCommand, MetadataState, metadata_fetch_reply
@@ -135,6 +137,7 @@ class CoordinatorActor(CoordinatorMetricsMixin, NodeActor):
         self.last_answer_tick: dict[int, int] = {}
         self.now_tick = 0
         self.last_snapshot_index = 0
+        self.last_dropped_snapshot: SnapshotMeta | None = None
         self.proposal_timeout_ticks = 4 * self.tunables.election_ticks
         self.process_ready()
 
@@ -175,8 +178,23 @@ class CoordinatorActor(CoordinatorMetricsMixin, NodeActor):
     # --- raft traffic -------------------------------------------------------------------
 
     def on_raft_message(self, message: RaftMessage, envelope: Envelope) -> None:
+        if isinstance(message, InstallSnapshot) and not self.snapshot_decodes(message):
+            return
         self.raft.step(message)
         self.process_ready()
+
+    def snapshot_decodes(self, message: InstallSnapshot) -> bool:
+        """Whether a leader's snapshot can be read (say, by an older zafka); if not it is
+        dropped, logged, and this coordinator keeps the state it has."""
+        try:
+            decode_metadata_snapshot(message.data,
+                                     source=f"a snapshot from coordinator {message.from_id}")
+        except DurableFormatError as error:
+            if message.meta != self.last_dropped_snapshot:  # the leader retries: log once
+                self.logger.error("dropped: %s", error)
+            self.last_dropped_snapshot = message.meta
+            return False
+        return True
 
     def on_tick(self, tick: Tick) -> None:
         self.now_tick = tick.count
