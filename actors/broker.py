@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from zafka.actors.base import handler_name
-from zafka.actors.broker_routing import DelayedFetch, RoutingMixin
+from zafka.actors.broker_routing import RoutingMixin
 from zafka.actors.broker_services import ServicesMixin
 from zafka.actors.channel import ControllerChannel
 from zafka.actors.fetcher import FetcherActor, fetcher_name
@@ -30,6 +30,7 @@ from zafka.actors.metrics import BrokerMetricsMixin
 from zafka.actors.node_actor import NodeActor
 from zafka.actors.replica import ReplicaActor, replica_actor_name
 from zafka.actors.runtime import NodeRuntime
+from zafka.core.delayed_fetch import DelayedFetches
 from zafka.core.errors import ErrorCode
 from zafka.core.group_codec import OFFSETS_TOPIC
 from zafka.core.messages import (
@@ -45,8 +46,6 @@ from zafka.core.messages import (
     Envelope,
     ErrorReply,
     FetcherForget,
-    FetchPartition,
-    FetchPartitionResponse,
     GroupPartitions,
     MetadataFetchReply,
     MetadataFetchRequest,
@@ -98,12 +97,8 @@ class BrokerActor(BrokerMetricsMixin, RoutingMixin, ServicesMixin, NodeActor):
         self.calls = CallTable()
         self.hosted: dict[tuple[str, int], str] = {}  # (topic, partition) -> actor name
         self.hosted_ids: dict[tuple[str, int], str] = {}  # (topic, partition) -> topic id
-        self.watching: dict[tuple[str, int], dict[int, DelayedFetch]] = {}
-        self.delayed_deadlines: list[tuple[int, int, DelayedFetch]] = []
-        self.versions: dict[tuple[str, int], int] = {}
-        self.fetches_answered_here = 0
-        self.empty_fetches: dict[tuple[int, str, int],
-                                 tuple[FetchPartition, int, FetchPartitionResponse]] = {}
+        self.delayed = DelayedFetches()
+        self.held_fetches: dict[int, Envelope] = {}
         self.logs_dir = data_dir / "logs"
         self.producer_ids = (0, 0)
         self.producer_id_waiters: list[Envelope] = []
@@ -317,8 +312,8 @@ class BrokerActor(BrokerMetricsMixin, RoutingMixin, ServicesMixin, NodeActor):
             metadata_offset=self.image.offset if self.image else 0,
             replicas=len(self.hosted), replicas_starting=len(self.pending_starts),
             calls_in_flight=len(self.calls),
-            fetches_held=sum(not d.done for _, _, d in self.delayed_deadlines),
-            fetch_partitions_answered_unchanged=self.fetches_answered_here)
+            fetches_held=len(self.delayed.held),
+            fetch_partitions_answered_unchanged=self.delayed.answered_unchanged)
 
 
 for _type in (BrokerRegistrationReply, BrokerHeartbeatReply, MetadataFetchReply,

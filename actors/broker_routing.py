@@ -11,9 +11,12 @@ Fetches: a single-partition fetch (a follower's, or a consumer's) long-polls at 
 A multi-partition fetch first asks every partition for data at once; if that yields fewer
 than ``min_bytes`` and the fetch may wait, the broker holds it (Kafka's delayed fetch): a
 replica tells its broker whenever what a fetch can read from it changes
-(``ReplicaDataReady``), the broker asks that one partition again, and answers once the
-request has ``min_bytes`` (or an error) — or at ``max_wait_ms`` with what it has.  Waiting
+(``ReplicaDataReady``, carrying its log bounds, HW and the batches just appended), the
+broker completes the held partition from that announcement — asking the replica again only
+when it does not cover the fetch — and answers once the request has ``min_bytes`` (or an
+error), or at ``max_wait_ms`` with what it has (a timer, to about a millisecond).  Waiting
 costs nothing per partition: no call is parked at a replica, whatever the partition count.
+Every decision is ``core.delayed_fetch``'s; this mixin carries its effects out.
 
 Idle partitions (the leader side of Kafka's incremental fetch sessions, KIP-227): every
 ``ReplicaDataReady`` bumps the partition's version.  A partition of a multi-partition fetch
@@ -27,18 +30,16 @@ Must never: touch a log (the replica actors own them), or block.
 
 from __future__ import annotations
 
-import dataclasses
-import heapq
-import itertools
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from zafka.actors.gather import CallTable, Gather
 from zafka.actors.replica import replica_actor_name
+from zafka.core.delayed_fetch import DelayedFetches, FetchEffects
 from zafka.core.errors import ErrorCode
 from zafka.core.messages import (
     Envelope,
-    FetchPartition,
     FetchPartitionResponse,
     FetchRequest,
     FetchResponse,
@@ -63,30 +64,15 @@ from zafka.core.messages import (
 )
 
 
-@dataclasses.dataclass(eq=False, slots=True)
-class DelayedFetch:
-    """A multi-partition fetch held at the broker until it has data or its deadline."""
-
-    envelope: Envelope
-    request: FetchRequest
-    results: list[FetchPartitionResponse]
-    slots: dict[tuple[str, int], int]  # (topic, partition) -> index in the request
-    deadline_tick: int
-    size: int = 0
-    done: bool = False
-
-
 class RoutingMixin:
     """Request fan-out for ``BrokerActor`` (which provides send/reply/runtime/image)."""
 
     calls: CallTable
     now_tick: int
     tunables: Any
-    watching: dict[tuple[str, int], dict[int, DelayedFetch]]  # partition -> fetches held
-    delayed_deadlines: list[tuple[int, int, DelayedFetch]]
-    versions: dict[tuple[str, int], int]  # partition -> ReplicaDataReady count
-    fetches_answered_here: int  # partitions of fetches answered without asking the replica
-    empty_fetches: dict[tuple[int, str, int], tuple[FetchPartition, int, FetchPartitionResponse]]
+    delayed: DelayedFetches
+    held_fetches: dict[int, Envelope]  # fetch id (core.delayed_fetch) -> the request's
+    wake_after: Callable[[float], None]
     image: MetadataImage | None
     runtime: Any
     send: Callable[..., None]
@@ -153,93 +139,57 @@ class RoutingMixin:
     # --- fetch --------------------------------------------------------------------------
 
     def on_fetch_request(self, request: FetchRequest, envelope: Envelope) -> None:
-        versions = [self.versions.get((p.topic, p.partition), 0) for p in request.partitions]
-
-        def unchanged(part: FetchPartition) -> FetchPartitionResponse | None:
-            seen = self.empty_fetches.get((request.replica_id, part.topic, part.partition))
-            if seen is None or seen[0] != part or \
-                    seen[1] != self.versions.get((part.topic, part.partition), 0):
-                return None
-            self.fetches_answered_here += 1
-            return seen[2]
+        delayed = self.delayed
+        versions = [delayed.version((p.topic, p.partition)) for p in request.partitions]
 
         def first_round(gather: Gather) -> None:
-            for part, version, result in zip(request.partitions, versions, gather.results,
-                                             strict=True):
-                if result.error == ErrorCode.NONE and not len(result.records) and \
-                        result.diverging_epoch is None:
-                    self.empty_fetches[(request.replica_id, part.topic, part.partition)] = (
-                        part, version, result)
-            size = sum(len(r.records) for r in gather.results)
-            errors = any(r.error != ErrorCode.NONE for r in gather.results)
-            if _enough(request, size, errors) or request.max_wait_ms <= 0:
-                self.answer_fetch(envelope, gather.results)
-                return
-            self.delay_fetch(envelope, request, gather.results)
+            fetch_id, effects = delayed.first_round(request, versions, gather.results,
+                                                    now_ms())
+            self.held_fetches[fetch_id] = envelope
+            self.carry_out(effects)
 
         if len(request.partitions) == 1:
             self.fan_out(envelope, request.partitions, _fetch_call(request, request.max_wait_ms),
                          _fetch_missing, lambda g: self.answer_fetch(envelope, g.results))
         else:
             self.fan_out(envelope, request.partitions, _fetch_call(request, 0), _fetch_missing,
-                         first_round, answer_here=unchanged)
+                         first_round,
+                         answer_here=lambda part: delayed.unchanged(request.replica_id, part))
 
     def answer_fetch(self, envelope: Envelope, results: Sequence[Any]) -> None:
         self.reply(envelope, FetchResponse(partitions=tuple(results)))
 
-    # --- delayed fetch ------------------------------------------------------------------
-
-    def delay_fetch(self, envelope: Envelope, request: FetchRequest,
-                    results: list[FetchPartitionResponse]) -> None:
-        """Hold a fetch that found too little until a watched partition has data."""
-        wait_ticks = max(1, request.max_wait_ms // self.tunables.tick_ms)
-        delayed = DelayedFetch(
-            envelope, request, list(results),
-            {(p.topic, p.partition): slot for slot, p in enumerate(request.partitions)},
-            self.now_tick + wait_ticks)
-        for key in delayed.slots:
-            self.watching.setdefault(key, {})[id(delayed)] = delayed
-        heapq.heappush(self.delayed_deadlines,
-                       (delayed.deadline_tick, next(_delayed_ids), delayed))
+    # --- delayed fetch (decisions in core.delayed_fetch) --------------------------------
 
     def on_replica_data_ready(self, message: ReplicaDataReady, envelope: Envelope) -> None:
-        """Ask the partition again for every fetch held on it."""
-        key = (message.topic, message.partition)
-        self.versions[key] = self.versions.get(key, 0) + 1
-        for delayed in list(self.watching.get(key, {}).values()):
-            slot = delayed.slots[key]
-            part = delayed.request.partitions[slot]
-            def done(gather: Gather, d: DelayedFetch = delayed, s: int = slot) -> None:
-                self.fetch_again_done(d, s, gather.results[0])
+        self.carry_out(self.delayed.on_data_ready(message))
 
-            self.fan_out(delayed.envelope, (part,), _fetch_call(delayed.request, 0, again=True),
-                         _fetch_missing, done)
+    def carry_out(self, effects: FetchEffects) -> None:
+        """Answer the fetches the core completed; ask replicas again where it must."""
+        for fetch_id, results in effects.answer:
+            self.answer_fetch(self.held_fetches.pop(fetch_id), results)
+        for fetch_id, slot in effects.ask_again:
+            held = self.delayed.held.get(fetch_id)
+            if held is None:
+                continue  # answered by an earlier effect
+            part = held.request.partitions[slot]
 
-    def fetch_again_done(self, delayed: DelayedFetch, slot: int,
-                         response: FetchPartitionResponse) -> None:
-        if delayed.done:
-            return
-        delayed.size += len(response.records) - len(delayed.results[slot].records)
-        delayed.results[slot] = response
-        if _enough(delayed.request, delayed.size, response.error != ErrorCode.NONE):
-            self.complete_delayed(delayed)
+            def done(gather: Gather, fetch_id: int = fetch_id, slot: int = slot) -> None:
+                self.carry_out(self.delayed.on_asked_again(fetch_id, slot, gather.results[0]))
 
-    def complete_delayed(self, delayed: DelayedFetch) -> None:
-        delayed.done = True
-        for key in delayed.slots:
-            held = self.watching.get(key)
-            if held is not None:
-                held.pop(id(delayed), None)
-                if not held:
-                    del self.watching[key]
-        self.answer_fetch(delayed.envelope, delayed.results)
+            self.fan_out(self.held_fetches[fetch_id], (part,),
+                         _fetch_call(held.request, 0, again=True), _fetch_missing, done)
+        self.wake_for_held_fetches()
+
+    def wake_for_held_fetches(self) -> None:
+        """A timer at the earliest held fetch's ``max_wait_ms`` (to about a millisecond)."""
+        deadline = self.delayed.next_deadline_ms()
+        if deadline is not None:
+            self.wake_after(max(0, deadline - now_ms()) / 1000)
 
     def expire_delayed_fetches(self) -> None:
-        """Answer the held fetches whose ``max_wait_ms`` is up (called every tick)."""
-        while self.delayed_deadlines and self.delayed_deadlines[0][0] <= self.now_tick:
-            _, _, delayed = heapq.heappop(self.delayed_deadlines)
-            if not delayed.done:
-                self.complete_delayed(delayed)
+        """Answer the held fetches whose ``max_wait_ms`` is up (called on every tick)."""
+        self.carry_out(self.delayed.expire(now_ms()))
 
     # --- offsets and epochs -------------------------------------------------------------
 
@@ -278,22 +228,19 @@ class RoutingMixin:
                       correlation_id=call_id, reply_to="broker")
 
 
-_delayed_ids = itertools.count()
-
-
 def _fetch_call(request: FetchRequest, wait_ms: int,
                 again: bool = False) -> Callable[[int, Any], ReplicaFetch]:
     return lambda call_id, part: ReplicaFetch(call_id=call_id, replica_id=request.replica_id,
                                               max_wait_ms=wait_ms, data=part, again=again)
 
 
-def _enough(request: FetchRequest, size: int, errors: bool) -> bool:
-    """A fetch is answered once it has ``min_bytes`` (at least one byte) or an error."""
-    return size >= max(1, request.min_bytes) or errors
-
-
 def _fetch_missing(part: Any, error: ErrorCode) -> FetchPartitionResponse:
     return FetchPartitionResponse(topic=part.topic, partition=part.partition, error=error)
 
 
-__all__ = ["DelayedFetch", "RoutingMixin", "replica_actor_name"]
+def now_ms() -> int:
+    """The monotonic clock in milliseconds (held fetches' deadlines)."""
+    return int(time.monotonic() * 1000)
+
+
+__all__ = ["RoutingMixin", "now_ms", "replica_actor_name"]

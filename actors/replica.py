@@ -67,7 +67,7 @@ from zafka.core.replication_follower import FollowerState
 from zafka.core.replication_types import ACKS_NONE, LeaderEffects
 from zafka.storage.files import LogCorruption
 from zafka.storage.log import PartitionLog
-from zafka.storage.records import validate_batches
+from zafka.storage.records import iter_batches, validate_batches
 
 FLUSH_CHECK_TICKS = 100
 """How often a replica with unflushed data under a lazy ``flush.ms`` policy checks it."""
@@ -182,9 +182,20 @@ class ReplicaActor(ReplicaMetricsMixin, FollowerMixin, BaseActor):
             leader.leader_epoch, log.log_start_offset, log.log_end_offset, log.recovery_point,
             leader.high_watermark, leader.isr, leader.pending_isr)
         if fetchable != self.fetchable:
+            told_end = self.fetchable[2] if len(self.fetchable) > 2 else -1
             self.fetchable = fetchable
-            self.send(self.runtime.address, "broker", ReplicaDataReady(
-                topic=self.record.topic, partition=self.record.partition))
+            if leader is None:
+                ready = ReplicaDataReady(topic=self.record.topic, partition=self.record.partition)
+            else:
+                appended = appended_batches(log, told_end)
+                ready = ReplicaDataReady(
+                    topic=self.record.topic, partition=self.record.partition,
+                    leader_epoch=leader.leader_epoch, log_start_offset=log.log_start_offset,
+                    log_end_offset=log.log_end_offset, high_watermark=leader.high_watermark,
+                    appended_from=told_end if len(appended) else -1,
+                    appended_to=log.log_end_offset if len(appended) else -1,
+                    appended=appended)
+            self.send(self.runtime.address, "broker", ready)
 
     def on_stop(self) -> None:
         self.checkpoint_high_watermark()
@@ -519,6 +530,27 @@ class ReplicaActor(ReplicaMetricsMixin, FollowerMixin, BaseActor):
     def done(self, envelope: Envelope, call_id: int, response: Any) -> None:
         self.time_done(envelope, call_id)
         self.reply(envelope, ReplicaCallDone(call_id=call_id, response=response))
+
+APPENDED_BYTES_MAX = 1 << 20
+"""The most bytes of new batches a replica hands its broker with ``ReplicaDataReady``."""
+
+
+def appended_batches(log: PartitionLog, since: int) -> Any:
+    """The whole batches in [``since``, log end) if they are few (one read of what was just
+    written, still in the page cache), else ``b""`` (held fetches then ask the replica)."""
+    end = log.log_end_offset
+    if since < log.log_start_offset or since >= end:
+        return b""
+    try:
+        data = log.read(since, APPENDED_BYTES_MAX, max_offset=end)
+    except ZafkaError:
+        return b""
+    headers = [header for header, _ in iter_batches(data)]
+    if not headers or headers[0].base_offset != since or headers[-1].next_offset != end \
+            or len(data) > APPENDED_BYTES_MAX:
+        return b""
+    return data
+
 
 def _producer_header(header: Any) -> ProducerBatch:
     return ProducerBatch(producer_id=header.producer_id, producer_epoch=header.producer_epoch,

@@ -1365,11 +1365,20 @@ class ReplicaProduce:
 @message
 class ReplicaDataReady:
     """A replica tells its broker that what a fetch can read from it changed — records
-    appended, the high watermark moved, leadership gained or lost — so that fetches the
-    broker holds for the partition look again."""
+    appended, the high watermark moved, leadership gained or lost — with what it can now
+    read (``leader_epoch`` -1: not leading) and the whole batches its last append added,
+    [``appended_from``, ``appended_to``), so that the broker answers the fetches it holds
+    for the partition without asking the replica again (``core.delayed_fetch``)."""
 
     topic: str
     partition: int
+    leader_epoch: int = -1
+    log_start_offset: int = -1
+    log_end_offset: int = -1
+    high_watermark: int = -1
+    appended_from: int = -1
+    appended_to: int = -1
+    appended: Blob = b""
 
 
 @message
