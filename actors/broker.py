@@ -26,6 +26,7 @@ from zafka.actors.channel import ControllerChannel
 from zafka.actors.fetcher import FetcherActor, fetcher_name
 from zafka.actors.gather import CallTable
 from zafka.actors.group import GroupActor
+from zafka.actors.kafka_listener import KafkaListener, KafkaSettings, start_listener
 from zafka.actors.metrics import BrokerMetricsMixin
 from zafka.actors.node_actor import NodeActor
 from zafka.actors.replica import ReplicaActor, replica_actor_name
@@ -75,8 +76,11 @@ class BrokerActor(BrokerMetricsMixin, RoutingMixin, ServicesMixin, NodeActor):
     wants_ticks = True
 
     def __init__(self, runtime: NodeRuntime, name: str, data_dir: Path,
-                 cluster: ClusterFile) -> None:
+                 cluster: ClusterFile, kafka: KafkaSettings | None = None) -> None:
         super().__init__(runtime, name)
+        self.kafka_settings = kafka
+        self.kafka_listener: KafkaListener | None = None
+        self.kafka_address = ""
         self.data_dir = data_dir
         self.cluster = cluster
         self.tunables = runtime.tunables
@@ -107,6 +111,11 @@ class BrokerActor(BrokerMetricsMixin, RoutingMixin, ServicesMixin, NodeActor):
     def on_start(self) -> None:
         group = GroupActor.start(self.runtime, "group")
         self.runtime.register("group", group)
+        if self.kafka_settings is not None:
+            self.kafka_listener, self.kafka_address = start_listener(
+                self.runtime, self.kafka_settings, self.cluster.cluster_id,
+                [c.address for c in self.cluster.coordinators])
+            self.logger.info("Kafka listener on %s", self.kafka_address)
         self.register()
 
     # --- registration and heartbeats ----------------------------------------------------
@@ -116,7 +125,8 @@ class BrokerActor(BrokerMetricsMixin, RoutingMixin, ServicesMixin, NodeActor):
         self.channel.request(
             BrokerRegistrationRequest(broker_id=self.runtime.node_id,
                                       address=self.runtime.address,
-                                      incarnation=self.incarnation),
+                                      incarnation=self.incarnation,
+                                      kafka_address=self.kafka_address),
             self.on_registered, attempts=1_000_000)
 
     def on_registered(self, reply: BrokerRegistrationReply | ErrorReply) -> None:
@@ -313,7 +323,10 @@ class BrokerActor(BrokerMetricsMixin, RoutingMixin, ServicesMixin, NodeActor):
             replicas=len(self.hosted), replicas_starting=len(self.pending_starts),
             calls_in_flight=len(self.calls),
             fetches_held=len(self.delayed.held),
-            fetch_partitions_answered_unchanged=self.delayed.answered_unchanged)
+            fetch_partitions_answered_unchanged=self.delayed.answered_unchanged,
+            kafka_address=self.kafka_address,
+            kafka_counters=tuple(sorted(self.kafka_listener.stats.items()))
+            if self.kafka_listener else ())
 
 
 for _type in (BrokerRegistrationReply, BrokerHeartbeatReply, MetadataFetchReply,

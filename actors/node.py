@@ -69,14 +69,20 @@ def watch_parent(parent_pid: int, stop: threading.Event) -> None:
             stop.set()
 
 
-def start_main_actor(role: str, runtime: Any, data_dir: Path, cluster: ClusterFile) -> None:
+def start_main_actor(role: str, runtime: Any, data_dir: Path, cluster: ClusterFile,
+                     kafka: Any = None) -> None:
     """Start the role's main actor and register it as ``node`` and as ``<role>``."""
     from zafka.actors.broker import BrokerActor
     from zafka.actors.coordinator import CoordinatorActor
 
-    actor_class = {"coordinator": CoordinatorActor, "broker": BrokerActor}[role]
-    ref = actor_class.start(runtime, role, data_dir, cluster)
-    runtime.register(role, ref, ticks=actor_class.wants_ticks)
+    ref: Any
+    if role == "broker":
+        ref = BrokerActor.start(runtime, role, data_dir, cluster, kafka)
+        wants_ticks = BrokerActor.wants_ticks
+    else:
+        ref = CoordinatorActor.start(runtime, role, data_dir, cluster)
+        wants_ticks = CoordinatorActor.wants_ticks
+    runtime.register(role, ref, ticks=wants_ticks)
     runtime.register("node", ref)
 
 
@@ -106,7 +112,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--advertise", default=None, metavar="tcp://HOST:PORT",
                         help="the address peers reach this node at (a broker joining a "
                              "cluster whose file does not list it)")
+    parser.add_argument("--kafka-port", type=int, default=None,
+                        help="brokers: the Kafka listener's port (default: the cluster file's, "
+                             "else any free port; -1 = no Kafka listener)")
+    parser.add_argument("--kafka-advertise", default=None, metavar="HOST:PORT",
+                        help="brokers: the address Kafka clients are told to reach this "
+                             "broker at (default: the bind host and port)")
     return parser.parse_args(argv)
+
+
+def kafka_settings(args: argparse.Namespace, cluster: ClusterFile, bind_host: str,
+                   host: str) -> Any:
+    """The broker's Kafka listener settings from the flags and the cluster file."""
+    from zafka.actors.kafka_listener import KafkaSettings
+
+    if args.role != "broker":
+        return None
+    try:
+        recorded = cluster.node("broker", args.node_id).kafka_address
+    except KeyError:
+        recorded = ""
+    port = args.kafka_port
+    if port is None:
+        port = int(recorded.rsplit(":", 1)[1]) if recorded else 0
+    if port < 0:
+        return None
+    advertise = args.kafka_advertise or ""
+    if not advertise and recorded and int(recorded.rsplit(":", 1)[1]) == port:
+        advertise = recorded
+    return KafkaSettings(bind_host=bind_host, port=port, advertise=advertise,
+                         advertise_host=host)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                           advertise_host=host if bind_host != host else None)
     runtime.start(accepting=False)
     try:
-        start_main_actor(args.role, runtime, data_dir / node, cluster)
+        start_main_actor(args.role, runtime, data_dir / node, cluster,
+                         kafka_settings(args, cluster, bind_host, host))
     except DurableFormatError as error:  # damaged or unknown durable data: refuse to start
         log.critical("%s refuses to start: its durable data cannot be read: %s", node, error)
         runtime.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import enum
+import json
 import signal
 import sys
 import time
@@ -125,6 +126,8 @@ def command_run(args: argparse.Namespace) -> int:
         rows = status_rows(cluster.config, cluster.postbox, 2.0)
         print(format_table([r.to_json() for r in rows],
                            ["role", "id", "pid", "address", "state", "metrics"]))
+        print(f"\nKafka bootstrap servers: {cluster.bootstrap_servers}\n"
+              f"Kafka client settings: {json.dumps(cluster.config.kafka_config())}")
         print(f"\nzafka cluster ready in {time.monotonic() - began:.2f} s; "
               f"cluster file: {cluster.cluster_file_path}")
         if getattr(args, "console", False):
@@ -258,6 +261,10 @@ def command_node(args: argparse.Namespace) -> int:
     if advertise:
         argv += ["--advertise", advertise if advertise.startswith("tcp://")
                  else f"tcp://{advertise}"]
+    if args.kafka_port is not None:
+        argv += ["--kafka-port", str(args.kafka_port)]
+    if args.kafka_advertise:
+        argv += ["--kafka-advertise", args.kafka_advertise]
     if args.bind_host or (args.advertise and args.host != "127.0.0.1"):
         argv += ["--bind-host", args.bind_host or args.host]
     print(f"zafka: {args.role}-{args.id} joining via {join}"
@@ -304,6 +311,12 @@ def register(commands: Any) -> None:
     node.add_argument("--advertise", default=None, metavar="HOST:PORT",
                       help="address peers use to reach this node (default: --host:--port)")
     node.add_argument("--bind-host", default=None, help="interface to bind if not --host")
+    node.add_argument("--kafka-port", type=int, default=None,
+                      help="brokers: port of the Kafka listener (default: any free port; "
+                           "-1 = none)")
+    node.add_argument("--kafka-advertise", default=None, metavar="HOST:PORT",
+                      help="brokers: address Kafka clients are told to use (default: the "
+                           "advertised host and the Kafka port)")
     node.add_argument("--data-dir", default="data-node", help="this node's data directory")
     node.add_argument("--log-level", default="INFO",
                       choices=["DEBUG", "INFO", "WARNING", "ERROR"])

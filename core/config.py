@@ -57,6 +57,14 @@ class Tunables:
     index_interval_bytes: int = 4096
     message_max_bytes: int = 1024 * 1024 + 12 * 1024
 
+    # --- the Kafka listener ------------------------------------------------------------
+    kafka_request_bytes_max: int = 100 * 1024 * 1024
+    """Kafka's socket.request.max.bytes: a larger frame closes the connection."""
+    kafka_connection_idle_ms: int = 600_000
+    """Kafka's connections.max.idle.ms: a connection silent this long is closed."""
+    kafka_auto_create_topics: bool = False
+    """Kafka's auto.create.topics.enable (off: a typo must not create a topic)."""
+
     # --- transport ---------------------------------------------------------------------
     send_queue_messages_max: int = 100_000
     ask_timeout_ms: int = 5_000

@@ -305,7 +305,8 @@ class Controller:
         if current is not None and current.incarnation == request.incarnation:
             return _now(BrokerRegistrationReply(broker_epoch=current.broker_epoch))
         command = RegisterBroker(broker_id=request.broker_id, address=request.address,
-                                 incarnation=request.incarnation)
+                                 incarnation=request.incarnation,
+                                 kafka_address=request.kafka_address)
         return Decision((command,), lambda r: BrokerRegistrationReply(
             error=r[0].error, message=r[0].message, broker_epoch=r[0].value))
 

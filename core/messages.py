@@ -133,6 +133,8 @@ class BrokerStatus:
     calls_in_flight: int
     fetches_held: int
     fetch_partitions_answered_unchanged: int
+    kafka_address: str = ""  # "host:port" of its Kafka listener ("" = none)
+    kafka_counters: tuple[tuple[str, int], ...] = ()  # the listener's counters, by name
 
 
 @message
@@ -321,6 +323,7 @@ class BrokerRecord:
     broker_epoch: int
     incarnation: str  # unique per broker process start
     fenced: bool
+    kafka_address: str = ""  # "host:port" of its Kafka listener, "" = none
 
 
 @message
@@ -371,6 +374,7 @@ class RegisterBroker:
     broker_id: int
     address: str
     incarnation: str
+    kafka_address: str = ""
 
 
 @message
@@ -509,6 +513,7 @@ class BrokerRegistrationRequest:
     broker_id: int
     address: str
     incarnation: str
+    kafka_address: str = ""  # "host:port" Kafka clients reach it at ("" = no listener)
 
 
 @message
@@ -1525,6 +1530,20 @@ class ReplicaStatusReply:
     """Every replica a broker hosts."""
 
     replicas: tuple[ReplicaStatus, ...]
+
+
+# =====================================================================================
+# Section: the Kafka listener (owner: actors/kafka_listener.py; process-local)
+# =====================================================================================
+
+
+@message
+class KafkaCall:
+    """The Kafka listener's thread hands a translated request to its actor to send."""
+
+    call_id: int
+    target: str  # "broker" | "controller"
+    request: Any
 
 
 def catalogue() -> frozenset[type]:

@@ -133,7 +133,8 @@ class MetadataState:
             return CommandResult(value=current.broker_epoch)
         self.brokers[command.broker_id] = BrokerRecord(
             broker_id=command.broker_id, address=command.address, broker_epoch=self.offset,
-            incarnation=command.incarnation, fenced=True)
+            incarnation=command.incarnation, fenced=True,
+            kafka_address=command.kafka_address)
         return CommandResult(value=self.offset)
 
     def check_broker_epoch(self, broker_id: int, broker_epoch: int) -> BrokerRecord:

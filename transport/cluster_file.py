@@ -33,6 +33,7 @@ class NodeSpec:
     node_id: int
     address: str  # "tcp://127.0.0.1:9301"
     metrics_port: int | None = None  # its Prometheus /metrics port, on the address's host
+    kafka_address: str = ""  # brokers: "127.0.0.1:9092", where Kafka clients connect
 
     def __post_init__(self) -> None:
         if self.role not in (NodeRole.COORDINATOR, NodeRole.BROKER):
@@ -77,6 +78,16 @@ class ClusterFile:
     @property
     def brokers(self) -> tuple[NodeSpec, ...]:
         return tuple(n for n in self.nodes if n.role is NodeRole.BROKER)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The brokers' Kafka addresses, as Kafka clients' ``bootstrap.servers`` take them."""
+        return ",".join(n.kafka_address for n in self.brokers if n.kafka_address)
+
+    def kafka_config(self) -> dict[str, str]:
+        """Settings for a Kafka client (confluent-kafka's dotted names) to reach this
+        cluster's Kafka listeners."""
+        return {"bootstrap.servers": self.bootstrap_servers}
 
     def node(self, role: NodeRole | str, node_id: int) -> NodeSpec:
         for spec in self.nodes:

@@ -163,6 +163,11 @@ class Cluster:
         raise ClusterError(f"no node {name!r}; nodes are {[n.name for n in self.nodes]}")
 
     @property
+    def bootstrap_servers(self) -> str:
+        """Where Kafka clients connect: every broker's Kafka listener, comma-separated."""
+        return self.config.bootstrap_servers
+
+    @property
     def brokers(self) -> list[NodeProcess]:
         return [n for n in self.nodes if n.spec.role is NodeRole.BROKER]
 
@@ -374,21 +379,36 @@ class Cluster:
 
 
 def with_observability(config: ClusterFile) -> ClusterFile:
-    """``config`` with a metrics port for every node that has none (a free port on the
-    node's host) and a console token if it has none: a cluster file written before either
-    existed gains them the next time the launcher starts it."""
+    """``config`` with a metrics port for every node that has none, a Kafka listener address
+    for every broker that has none (free ports on the node's host) and a console token if it
+    has none: a cluster file written before any of them existed gains them the next time the
+    launcher starts it."""
     nodes = list(config.nodes)
-    missing = [i for i, n in enumerate(nodes) if n.metrics_port is None]
-    by_host: dict[str, list[int]] = {}
-    for i in missing:
-        by_host.setdefault(nodes[i].host, []).append(i)
-    taken = {int(n.address.rsplit(":", 1)[1]) for n in nodes} | {
-        n.metrics_port for n in nodes if n.metrics_port is not None}
-    for host, indexes in by_host.items():
-        for i, metrics_port in zip(indexes, free_ports(host, len(indexes), taken), strict=True):
-            nodes[i] = dataclasses.replace(nodes[i], metrics_port=metrics_port)
+    wanted = [(i, "metrics") for i, n in enumerate(nodes) if n.metrics_port is None]
+    wanted += [(i, "kafka") for i, n in enumerate(nodes)
+               if n.role is NodeRole.BROKER and not n.kafka_address]
+    by_host: dict[str, list[tuple[int, str]]] = {}
+    for i, kind in wanted:
+        by_host.setdefault(nodes[i].host, []).append((i, kind))
+    for host, slots in by_host.items():
+        for (i, kind), port in zip(slots, free_ports(host, len(slots), taken_ports(nodes)),
+                                   strict=True):
+            nodes[i] = dataclasses.replace(nodes[i], metrics_port=port) if kind == "metrics" \
+                else dataclasses.replace(nodes[i], kafka_address=f"{host}:{port}")
     token = config.console_token or secrets.token_urlsafe(24)
     return dataclasses.replace(config, nodes=tuple(nodes), console_token=token)
+
+
+def taken_ports(nodes: Iterable[NodeSpec]) -> set[int]:
+    """Every port the cluster file gives its nodes (listening or not yet)."""
+    taken = set()
+    for node in nodes:
+        taken.add(int(node.address.rsplit(":", 1)[1]))
+        if node.metrics_port is not None:
+            taken.add(node.metrics_port)
+        if node.kafka_address:
+            taken.add(int(node.kafka_address.rsplit(":", 1)[1]))
+    return taken
 
 
 def add_broker_to_file(path: Path) -> ClusterFile:
@@ -396,11 +416,9 @@ def add_broker_to_file(path: Path) -> ClusterFile:
     config = ClusterFile.load(path)
     host = config.nodes[0].address.removeprefix("tcp://").rsplit(":", 1)[0]
     broker_id = max((b.node_id for b in config.brokers), default=0) + 1
-    taken = {int(n.address.rsplit(":", 1)[1]) for n in config.nodes} | {
-        n.metrics_port for n in config.nodes if n.metrics_port is not None}
-    port, metrics_port = free_ports(host, 2, taken)
+    port, metrics_port, kafka_port = free_ports(host, 3, taken_ports(config.nodes))
     spec = NodeSpec(role=NodeRole.BROKER, node_id=broker_id, address=f"tcp://{host}:{port}",
-                    metrics_port=metrics_port)
+                    metrics_port=metrics_port, kafka_address=f"{host}:{kafka_port}")
     config = config.with_nodes((*config.nodes, spec))
     config.save(path)
     return config

@@ -8,6 +8,7 @@ reader for the old one, and then new golden files: ``ZAFKA_WRITE_GOLDEN=1 pytest
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -61,7 +62,7 @@ WRITE = os.environ.get("ZAFKA_WRITE_GOLDEN") == "1"
 
 COMMANDS = {
     "register_broker": RegisterBroker(broker_id=1, address="tcp://127.0.0.1:9301",
-                                      incarnation="5f0c"),
+                                      incarnation="5f0c", kafka_address="127.0.0.1:9092"),
     "fence_broker": FenceBroker(broker_id=2, broker_epoch=17),
     "unfence_broker": UnfenceBroker(broker_id=2, broker_epoch=17),
     "create_topic": CreateTopic(topic_id="q8tW", name="orders", assignment=((1, 2), (2, 3)),
@@ -87,7 +88,7 @@ COMMANDS = {
 IMAGE = MetadataImage(
     offset=42,
     brokers=(BrokerRecord(broker_id=1, address="tcp://127.0.0.1:9301", broker_epoch=3,
-                          incarnation="5f0c", fenced=False),
+                          incarnation="5f0c", fenced=False, kafka_address="127.0.0.1:9092"),
              BrokerRecord(broker_id=2, address="tcp://127.0.0.1:9302", broker_epoch=8,
                           incarnation="77aa", fenced=True)),
     topics=(TopicRecord(topic_id="q8tW", name="orders", num_partitions=1,
@@ -131,6 +132,16 @@ def test_raft_entry_of_the_leaders_no_op() -> None:
     entry = RaftEntry(term=7, index=1, command=None)
     assert decode_raft_entry(check_golden("raft-entry-no-op.bin", encode_raft_entry(entry))) \
         == entry
+
+
+def test_records_written_before_kafka_addresses_decode_with_none() -> None:
+    """``kafka_address`` was added with a default: bytes written before it still decode."""
+    entry = decode_raft_entry((GOLDEN / "raft-entry-register_broker-without-kafka.bin")
+                              .read_bytes())
+    assert entry.command == dataclasses.replace(COMMANDS["register_broker"], kafka_address="")
+    image = decode_metadata_snapshot((GOLDEN / "metadata-snapshot-without-kafka.bin")
+                                     .read_bytes())
+    assert image.brokers[0] == dataclasses.replace(IMAGE.brokers[0], kafka_address="")
 
 
 def test_metadata_snapshot() -> None:

@@ -1,0 +1,107 @@
+"""What a Kafka API handler returns, what it is told, and how it fills any version's entity.
+
+A handler is a pure function ``handle(request, header, context) -> Outcome``:
+``Respond(body)`` answers at once (``body`` None: no response, as for ``acks=0``);
+``Ask(target, request, answer)`` hands a catalogue request to the broker actor or the
+controller, and ``answer(reply)`` turns the catalogue reply into the next outcome.
+
+``make(cls, **values)`` builds a kio entity of whatever version ``cls`` is, taking from
+``values`` only the fields that version has (the others get the schema's default), so one
+handler serves every version of its API without a struct per version.
+
+Must never: do I/O, read a clock, or decide anything (limits, offsets, epochs, rights).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import functools
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kio.schema.errors import ErrorCode as KafkaErrorCode
+from zafka.kafka.framing import RequestHeader
+
+
+class Target(enum.Enum):
+    """Who serves a catalogue request: this broker's actor, or the controller."""
+
+    BROKER = "broker"
+    CONTROLLER = "controller"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Respond:
+    """Answer with this kio response entity (None: send nothing)."""
+
+    body: Any
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ask:
+    """Send ``request`` to ``target``; ``answer`` maps its reply to the next outcome."""
+
+    target: Target
+    request: Any
+    answer: Callable[[Any], Respond | Ask]
+
+
+Outcome = Respond | Ask
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    """What the handlers of one listener know about the broker they speak for."""
+
+    node_id: int
+    cluster_id: str
+    host: str  # the advertised Kafka host and port of this broker
+    port: int
+    supported: Mapping[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    auto_create_topics: bool = False
+
+
+Handler = Callable[[Any, RequestHeader, Context], Outcome]
+
+NO_THROTTLE = datetime.timedelta(0)
+
+
+@functools.cache
+def _fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+
+
+def has_field(cls: type, name: str) -> bool:
+    return name in _fields(cls)
+
+
+@functools.cache
+def item_class(cls: type, name: str) -> Any:
+    """The entity class of the ``tuple[Entity, ...]`` field ``name`` of ``cls``."""
+    hint = typing.get_type_hints(cls)[name]
+    for arg in (hint, *typing.get_args(hint)):
+        if typing.get_origin(arg) is tuple:
+            return typing.get_args(arg)[0]
+    raise TypeError(f"{cls.__name__}.{name} is not a tuple of entities")
+
+
+def make(cls: type, **values: Any) -> Any:
+    """An entity of ``cls`` from the ``values`` its version has; callables in ``values``
+    are called with the class of a nested field (to build that version's items)."""
+    fields = _fields(cls)
+    chosen = {}
+    for name, value in values.items():
+        if name in fields:
+            chosen[name] = value(item_class(cls, name)) if callable(value) else value
+    return cls(**chosen)
+
+
+def error(code: int) -> KafkaErrorCode:
+    return KafkaErrorCode(int(code))
+
+
+__all__ = ["Ask", "Context", "Handler", "NO_THROTTLE", "Outcome", "Respond", "Target",
+           "error", "has_field", "item_class", "make"]
