@@ -127,6 +127,18 @@ class Registry:
         self._tags: dict[type, str] = {cls: tag for tag, cls in [*self.types.items(),
                                                                   *self.enums.items()]}
         assert len(self._tags) == len(self.types) + len(self.enums), "a class with two tags"
+        self._fields: dict[type, tuple[frozenset[str], frozenset[str]]] = {}
+
+    def fields_of(self, cls: type) -> tuple[frozenset[str], frozenset[str]]:
+        """The names of ``cls``'s init fields, and of those without a default."""
+        cached = self._fields.get(cls)
+        if cached is None:
+            fields = [f for f in dataclasses.fields(cls) if f.init]
+            cached = self._fields[cls] = (
+                frozenset(f.name for f in fields),
+                frozenset(f.name for f in fields if f.default is dataclasses.MISSING
+                          and f.default_factory is dataclasses.MISSING))
+        return cached
 
     def tag_of(self, cls: type) -> str:
         tag = self._tags.get(cls)
@@ -212,6 +224,7 @@ class _Reader:
 
     def __init__(self, data: bytes, source: str, base: int, registry: Registry) -> None:
         self.data = data
+        self.size = len(data)
         self.source = source
         self.base = base
         self.position = 0
@@ -222,12 +235,18 @@ class _Reader:
                                                             else at), reason)
 
     def take(self, size: int) -> bytes:
-        if size > len(self.data) - self.position:
-            raise self.fail(f"truncated: {size} bytes needed, "
-                            f"{len(self.data) - self.position} left")
-        chunk = self.data[self.position:self.position + size]
-        self.position += size
+        end = self.position + size
+        if end > self.size:
+            raise self.fail(f"truncated: {size} bytes needed, {self.size - self.position} left")
+        chunk = self.data[self.position:end]
+        self.position = end
         return chunk
+
+    def byte(self) -> int:
+        if self.position >= self.size:
+            raise self.fail("truncated: 1 byte needed, 0 left")
+        self.position += 1
+        return self.data[self.position - 1]
 
     def unpack(self, layout: struct.Struct) -> tuple[Any, ...]:
         return layout.unpack(self.take(layout.size))
@@ -235,7 +254,7 @@ class _Reader:
     def varint(self) -> int:
         start, shift, value = self.position, 0, 0
         while True:
-            byte = self.take(1)[0]
+            byte = self.byte()
             value |= (byte & 0x7F) << shift
             if not byte & 0x80:
                 return value
@@ -254,7 +273,7 @@ class _Reader:
         start = self.position
         if depth > NESTING_MAX:
             raise self.fail(f"nested deeper than {NESTING_MAX}")
-        tag = self.take(1)[0]
+        tag = self.byte()
         if tag <= _TRUE:
             return (None, False, True)[tag]
         if tag == _INT:
@@ -301,7 +320,7 @@ class _Reader:
         cls = self.registry.types.get(tag)
         if cls is None:
             raise self.fail(f"unknown record type {tag!r}", start)
-        known = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        known, required = self.registry.fields_of(cls)
         values: dict[str, Any] = {}
         for _ in range(self.varint()):
             at = self.position
@@ -310,10 +329,8 @@ class _Reader:
                 raise self.fail(f"record type {tag!r} has no field {name!r} (or it repeats)",
                                 at)
             values[name] = self.value(depth + 1)
-        missing = [name for name, f in known.items() if name not in values
-                   and f.default is dataclasses.MISSING
-                   and f.default_factory is dataclasses.MISSING]
-        if missing:
+        if len(values) < len(known) and not required <= values.keys():
+            missing = sorted(required - values.keys())
             raise self.fail(f"record type {tag!r} lacks field(s) {', '.join(missing)}", start)
         try:
             return cls(**values)
