@@ -63,6 +63,7 @@ class ReplicaMetricsMixin(BaseActor):
         key_tp = (record.topic, record.partition)
         if self.removed:
             metrics.replicas.pop(key_tp, None)
+            metrics.published()
             return
         leader, log = self.leader, self.log
         if leader is not None:
@@ -91,6 +92,7 @@ class ReplicaMetricsMixin(BaseActor):
             replicas=len(replicas), isr=len(isr), log_start_offset=log.log_start_offset,
             log_end_offset=log.log_end_offset, high_watermark=hw, size_bytes=log.size_bytes,
             segments=len(log.segments))
+        metrics.published()
 
     def flush_log(self) -> int:
         """``self.log.flush()``, timed."""
@@ -245,10 +247,14 @@ class GroupMetricsMixin(BaseActor):
 
     def publish_group_metrics(self) -> None:
         groups = list(self.core.groups.values()) if self.core is not None else []
-        _metrics(self).groups = GroupOffsetsSnapshot(
+        snapshot = GroupOffsetsSnapshot(
             states=tuple((g.group_id, g.state.value) for g in groups),
             committed=tuple((g.group_id, tp.topic, tp.partition, value.offset)
                             for g in groups for tp, value in list(g.offsets.items())))
+        metrics = _metrics(self)
+        if snapshot != metrics.groups:
+            metrics.groups = snapshot
+            metrics.published()
 
 
 __all__ = ["BrokerMetricsMixin", "CoordinatorMetricsMixin", "GroupMetricsMixin",

@@ -59,15 +59,11 @@ class PartitionCollector(Collector):
         segments = GaugeMetricFamily("zafka_log_segments",
                                      "Segments of a partition replica's log "
                                      "(Kafka NumLogSegments).", labels=PARTITION_LABELS)
-        end = GaugeMetricFamily("zafka_log_end_offset",
-                                "Log end offset of a partition replica (Kafka LogEndOffset).",
-                                labels=PARTITION_LABELS)
         for s in snapshots:
             labels = [s.topic, str(s.partition)]
             size.add_metric(labels, s.size_bytes)
             segments.add_metric(labels, s.segments)
-            end.add_metric(labels, s.log_end_offset)
-        yield from (under, leaders, hosted, size, segments, end)
+        yield from (under, leaders, hosted, size, segments)
 
 
 class BrokerCollector(Collector):
@@ -138,7 +134,7 @@ class CoordinatorCollector(Collector):
 
 
 class GroupCollector(Collector):
-    """Consumer groups this broker coordinates: states, committed offsets and lag.
+    """Consumer groups this broker coordinates: their states and their lag.
 
     Lag is the high watermark this broker's replica of the partition knows minus the
     committed offset; a partition with no replica here has no lag sample on this broker
@@ -158,18 +154,15 @@ class GroupCollector(Collector):
         for group, state in snapshot.states:
             states.add_metric([group, state], 1)
         labels = ["group", "topic", "partition"]
-        committed = GaugeMetricFamily("zafka_consumer_group_committed_offset",
-                                      "A group's committed offset.", labels=labels)
         lag = GaugeMetricFamily("zafka_consumer_group_lag",
                                 "High watermark minus committed offset (Kafka's consumer "
                                 "lag).", labels=labels)
         for group, topic, partition, offset in snapshot.committed:
             values = [group, topic, str(partition)]
-            committed.add_metric(values, offset)
             replica = replicas.get((topic, partition))
             if replica is not None and replica.high_watermark >= 0:
                 lag.add_metric(values, max(0, replica.high_watermark - offset))
-        yield from (states, committed, lag)
+        yield from (states, lag)
 
 
 class TransportCollector(Collector):

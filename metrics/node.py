@@ -15,6 +15,7 @@ Must never: call into an actor, or block one (updating a counter takes a short l
 
 from __future__ import annotations
 
+import itertools
 import struct
 import threading
 from collections.abc import Callable, Mapping
@@ -28,7 +29,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
     disable_created_metrics,
-    start_http_server,
+    generate_latest,
 )
 from zafka.metrics.collectors import (
     BrokerCollector,
@@ -37,6 +38,7 @@ from zafka.metrics.collectors import (
     PartitionCollector,
     TransportCollector,
 )
+from zafka.metrics.http import MetricsListener
 from zafka.metrics.snapshots import (
     BrokerSnapshot,
     CoordinatorSnapshot,
@@ -128,13 +130,33 @@ class NodeMetrics:
         self.broker: BrokerSnapshot | None = None
         self.coordinator: CoordinatorSnapshot | None = None
         self.groups: GroupOffsetsSnapshot | None = None
-        for collector in (PartitionCollector(self), BrokerCollector(self),
-                          CoordinatorCollector(self), GroupCollector(self)):
+        for collector in (BrokerCollector(self), CoordinatorCollector(self)):
             r.register(collector)
         if transport_stats is not None:
             r.register(TransportCollector(transport_stats))
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        # What grows with the partitions is rendered again only once a snapshot changed.
+        self.partition_registry = CollectorRegistry()
+        self.partition_registry.register(PartitionCollector(self))
+        self.partition_registry.register(GroupCollector(self))
+        self._versions = itertools.count(1)
+        self.board_version = 0
+        self._rendered: tuple[int, bytes] = (-1, b"")
+        self._listener: MetricsListener | None = None
+
+    def published(self) -> None:
+        """Called after a snapshot of ``replicas`` or ``groups`` changed (a fresh version
+        for the cache of their rendering; ``next`` on a counter is atomic)."""
+        self.board_version = next(self._versions)
+
+    def render(self) -> bytes:
+        """The whole exposition: the live registry, then the partitions' families (rendered
+        again only if a snapshot changed since the last scrape)."""
+        version = self.board_version  # read before collecting: a change meanwhile re-renders
+        cached_version, cached = self._rendered
+        if version != cached_version:
+            cached = generate_latest(self.partition_registry)
+            self._rendered = (version, cached)
+        return generate_latest(self.registry) + cached
 
     def topic(self, name: str) -> TopicCounters:
         counters = self._topics.get(name)
@@ -147,16 +169,15 @@ class NodeMetrics:
     # --- the listener -------------------------------------------------------------------
 
     def serve(self, host: str, port: int) -> int:
-        """Serve ``/metrics`` on ``host:port`` (0: any free port) in a daemon thread;
+        """Serve ``/metrics`` on ``host:port`` (0: any free port) in daemon threads;
         the bound port."""
-        self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
-        return int(self._server.server_port)
+        self._listener = MetricsListener(self.render, host, port)
+        return self._listener.port
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
 
 
 __all__ = ["FSYNC_BUCKETS_S", "LATENCY_BUCKETS_S", "NodeMetrics", "TopicCounters",

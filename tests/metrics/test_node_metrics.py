@@ -8,6 +8,7 @@ others until it is back.
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
@@ -32,6 +33,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                  data_dir=tmp_path_factory.mktemp("metrics")) as running:
         with Admin(str(running.cluster_file_path)) as admin:
             admin.create_topic("metered", partitions=3, replication_factor=3)
+        wait_until(lambda: count(running, "zafka_log_segments", topic="metered") == 9,
+                   what="every replica of the topic started and published")
         yield running
 
 
@@ -44,17 +47,36 @@ def scrape(url: str) -> Samples:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def total(cluster: Cluster, name: str, role: str = "broker", **labels: str) -> float:
-    """``name`` summed over the running nodes of ``role`` (samples matching ``labels``)."""
-    found = 0.0
+def matching(cluster: Cluster, name: str, role: str, labels: dict[str, str]) -> list[float]:
+    """The values of ``name`` on the running nodes of ``role``, samples matching ``labels``."""
+    found = []
     for node in cluster.nodes:
         if node.spec.role != role or not node.running():
             continue
         assert node.spec.metrics_url is not None
         for (sample, sample_labels), value in scrape(node.spec.metrics_url).items():
             if sample == name and labels.items() <= dict(sample_labels).items():
-                found += value
+                found.append(value)
     return found
+
+
+def total(cluster: Cluster, name: str, role: str = "broker", **labels: str) -> float:
+    return sum(matching(cluster, name, role, labels))
+
+
+def count(cluster: Cluster, name: str, role: str = "broker", **labels: str) -> int:
+    return len(matching(cluster, name, role, labels))
+
+
+def test_other_paths_and_methods_are_refused(cluster: Cluster) -> None:
+    url = cluster.brokers[0].spec.metrics_url
+    assert url is not None
+    for path, method, status in (("/nowhere", "GET", 404), ("/metrics", "POST", 405)):
+        request = urllib.request.Request(url.removesuffix("/metrics") + path, method=method,
+                                         data=b"x" if method == "POST" else None)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == status
 
 
 def test_every_node_serves_its_roles_metrics(cluster: Cluster) -> None:
@@ -112,9 +134,8 @@ def test_counters_move_as_records_are_produced_and_consumed(cluster: Cluster) ->
     assert total(cluster, "zafka_topic_bytes_out_total", topic="metered") > \
         before["zafka_topic_bytes_out_total"] + RECORDS * 100
     assert total(cluster, "zafka_request_duration_seconds_count", request="fetch_consumer") > 0
-    wait_until(lambda: total(cluster, "zafka_consumer_group_committed_offset",
-                             group="metered-readers", topic="metered") == RECORDS,
-               what="the committed offsets published")
+    wait_until(lambda: count(cluster, "zafka_consumer_group_lag", group="metered-readers") == 3,
+               what="the group's lag published for its 3 partitions")
     assert total(cluster, "zafka_consumer_group_lag", group="metered-readers") == 0
 
 
