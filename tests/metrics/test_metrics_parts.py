@@ -110,3 +110,27 @@ def test_an_old_cluster_file_gains_metrics_ports_and_a_token(tmp_path: Path) -> 
     assert upgraded.console_token and len(upgraded.console_token) >= 24
     assert with_observability(upgraded) == upgraded  # nothing changes twice
     assert ClusterFile.from_json(upgraded.to_json()) == upgraded
+
+
+def test_every_series_the_grafana_dashboard_uses_is_served() -> None:
+    import re
+
+    from zafka.metrics import CoordinatorSnapshot
+
+    broker = NodeMetrics("broker", 1, lambda: {"frames_sent": 1})
+    broker.replicas[("t", 0)] = snapshot("t", 0)
+    broker.groups = GroupOffsetsSnapshot(committed=(("g", "t", 0, 1),))
+    broker.topic("t")
+    broker.published()
+    coordinator = NodeMetrics("coordinator", 1, lambda: {})
+    coordinator.coordinator = CoordinatorSnapshot(
+        raft_role="leader", term=2, leader_id=1, commit_index=5, applied_index=5,
+        active_controller=True, metadata_offset=5, topics=1, partitions=1,
+        offline_partitions=0, brokers_fenced=0, brokers_unfenced=1)
+    served = set(families(broker)) | set(families(coordinator))
+    dashboard = json.loads((Path(__file__).parents[2] / "docs" / "grafana-dashboard.json")
+                           .read_text())
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"\b(?:zafka|process)_[a-z_]+", target["expr"])}
+    assert len(used) > 20
+    assert used - served == set()
