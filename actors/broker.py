@@ -195,6 +195,7 @@ class BrokerActor(BrokerMetricsMixin, RoutingMixin, ServicesMixin, NodeActor):
     def apply_image(self, image: MetadataImage) -> None:
         """Start, update and stop replica actors to match the new committed image."""
         old, self.image = self.image, image
+        self.runtime.security.update(image.identities, image.revoked_keys, image.acls)
         changes = replica_changes(old, image, self.runtime.node_id)
         for record in (*changes.leading, *changes.following):
             self.update_replica(record)

@@ -46,10 +46,15 @@ from zafka.core.messages import (
     BrokerRegistrationRequest,
     CommandResult,
     CoordinatorStatus,
+    CreateAclsRequest,
+    CreateCredentialRequest,
     CreatePartitionsRequest,
     CreateTopicsRequest,
+    DeleteAclsRequest,
     DeleteTopicsRequest,
+    DescribeAclsRequest,
     DescribeConfigsRequest,
+    DescribeCredentialsRequest,
     DescribeTopicsRequest,
     ElectLeadersRequest,
     Envelope,
@@ -65,6 +70,7 @@ from zafka.core.messages import (
     RegisteredBroker,
     RequestVote,
     RequestVoteResponse,
+    RevokeCredentialRequest,
     SnapshotMeta,
     Tick,
 )
@@ -75,6 +81,8 @@ from zafka.storage.raft_store import RaftStore
 from zafka.transport.cluster_file import ClusterFile
 
 CONTROLLER_REQUESTS = (
+    CreateCredentialRequest, RevokeCredentialRequest, DescribeCredentialsRequest,
+    CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest,
     BrokerRegistrationRequest, BrokerHeartbeatRequest, AlterPartitionRequest,
     AllocateProducerIdsRequest, CreateTopicsRequest, DeleteTopicsRequest,
     CreatePartitionsRequest, AlterConfigsRequest, ElectLeadersRequest, DescribeConfigsRequest,
@@ -227,8 +235,9 @@ class CoordinatorActor(CoordinatorMetricsMixin, NodeActor):
     def apply_entry(self, entry: RaftEntry) -> None:
         if entry.command is None:  # the no-op a new leader commits first
             if self.raft.role is Role.LEADER and entry.term == self.raft.term:
-                self.controller = Controller(self.metadata, self.rng, now_tick=self.now_tick,
-                                             tunables=self.tunables)
+                self.controller = Controller(
+                    self.metadata, self.rng, now_tick=self.now_tick, tunables=self.tunables,
+                    bootstrap_identities=self.runtime.security.principals.bootstrap)
                 self.logger.info("controller for term %d", entry.term)
             result = None
         else:
@@ -257,6 +266,9 @@ class CoordinatorActor(CoordinatorMetricsMixin, NodeActor):
             self.polls.clear()
         else:
             self.answer_polls(expired_only=False)
+        security = self.metadata.security
+        self.runtime.security.update(tuple(security.identities.values()),
+                                     security.revoked_keys, security.acls)
         self.maybe_snapshot()
 
     def maybe_snapshot(self) -> None:

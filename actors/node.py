@@ -1,9 +1,11 @@
 """The node entry point: ``python -m actors.node --role broker --id 1 --cluster-file F``.
 
-Owns: one OS process's start-up and shutdown: logging to ``<data-dir>/logs/<role>-<id>.log``
-(rotated) and to stderr, the runtime, the role's main actor, signal handling (SIGTERM/SIGINT
-stop cleanly), and a watchdog that ends the node when the process that launched it is gone
-(so children never outlive a killed launcher).
+Owns: one OS process's start-up and shutdown: the checks that its node file and data
+directory are private (it creates everything 0700/0600 and refuses files others can write),
+logging to ``<data-dir>/logs/<role>-<id>.log`` (rotated) and to stderr, the runtime, the
+role's main actor, signal handling (SIGTERM/SIGINT stop cleanly), and a watchdog that ends
+the node when the process that launched it is gone (so children never outlive a killed
+launcher).
 
 A node whose durable data cannot be read (``core.durable.DurableFormatError``: damage before
 the tail of its Raft log, an unknown format version) logs one line naming the file and the
@@ -26,7 +28,8 @@ from typing import Any
 
 from zafka.core.config import Tunables
 from zafka.core.durable import DurableFormatError
-from zafka.transport.cluster_file import ClusterFile
+from zafka.transport.auth import Principals
+from zafka.transport.cluster_file import ClusterFile, UnsafeFileError, check_private
 
 log = logging.getLogger("zafka.node")
 
@@ -40,7 +43,7 @@ EXIT_DAMAGED_DATA = 65
 def setup_logging(data_dir: Path, node: str, level: str) -> None:
     """Log to a rotated file in ``<data_dir>/logs`` (everything) and stderr (``level``)."""
     log_dir = data_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     formatter = logging.Formatter(LOG_FORMAT.format(node=node))
     to_file = logging.handlers.RotatingFileHandler(
         log_dir / f"{node}.log", maxBytes=LOG_FILE_BYTES_MAX, backupCount=LOG_FILES_KEPT)
@@ -118,6 +121,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--kafka-advertise", default=None, metavar="HOST:PORT",
                         help="brokers: the address Kafka clients are told to reach this "
                              "broker at (default: the bind host and port)")
+    parser.add_argument("--testing", action="store_true",
+                        help="obey fault injection (SetFaults, Relay) from other nodes: test "
+                             "clusters only, never in production")
     return parser.parse_args(argv)
 
 
@@ -144,14 +150,31 @@ def kafka_settings(args: argparse.Namespace, cluster: ClusterFile, bind_host: st
                          advertise_host=host)
 
 
+def load_node_file(path: str, data_dir: Path) -> ClusterFile:
+    """The node file, after checking that nobody else can write it or the data directory;
+    ``SystemExit`` with one line naming the problem otherwise."""
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_private(data_dir)
+        check_private(path)
+        cluster = ClusterFile.load(path)
+    except (UnsafeFileError, OSError, ValueError) as error:
+        raise SystemExit(f"zafka node: {error}") from None
+    if cluster.credentials is not None and not cluster.is_node_file:
+        raise SystemExit(f"zafka node: {path} is a client file; a node needs the node file "
+                         "(cluster.json, with the node credentials)")
+    return cluster
+
+
 def main(argv: list[str] | None = None) -> int:
     from zafka.actors.runtime import NodeRuntime
 
     args = parse_args(argv)
+    os.umask(0o077)  # everything this node creates (logs, segments, checkpoints) is private
     node = f"{args.role}-{args.node_id}"
     data_dir = Path(args.data_dir)
+    cluster = load_node_file(args.cluster_file, data_dir)
     setup_logging(data_dir, node, args.log_level)
-    cluster = ClusterFile.load(args.cluster_file)
     address = args.advertise or cluster.node(args.role, args.node_id).address
     host, port = address.removeprefix("tcp://").rsplit(":", 1)
     bind_host = args.bind_host or host
@@ -162,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     runtime = NodeRuntime(role=args.role, node_id=args.node_id,
                           bind_url=f"tcp://{bind_host}:{port}",
                           credentials=cluster.credentials, tunables=tunables,
-                          advertise_host=host if bind_host != host else None)
+                          advertise_host=host if bind_host != host else None,
+                          principals=Principals(cluster.bootstrap_identities()),
+                          testing=args.testing)
     runtime.start(accepting=False)
     try:
         start_main_actor(args.role, runtime, data_dir / node, cluster,

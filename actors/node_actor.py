@@ -39,9 +39,11 @@ class NodeActor(BaseActor):
         return None
 
     def on_status_request(self, message: StatusRequest, envelope: Envelope) -> None:
+        transport = self.runtime.postbox.endpoint.stats()
+        transport.update(self.runtime.security.stats())  # "refused.<Message>" counters
         self.reply(envelope, StatusReply(
             role=NodeRole(self.role), node_id=self.runtime.node_id, pid=os.getpid(),
-            address=self.runtime.address, transport=self.runtime.postbox.endpoint.stats(),
+            address=self.runtime.address, transport=transport,
             undeliverable=self.runtime.undeliverable, coordinator=self.coordinator_status(),
             broker=self.broker_status()))
 

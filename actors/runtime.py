@@ -1,7 +1,10 @@
 """One node process's runtime: postbox, actor registry (router) and ticker.
 
-Owns: the name -> actor-ref table of this process and the single ticker thread.  Envelopes
-for a local actor are told to its ref; an envelope for a name nobody holds gets an
+Owns: the name -> actor-ref table of this process and the single ticker thread.  Before
+anything is delivered, ``actors.security`` checks the sender's role against the message's
+audience and the request against the ACLs; a refused one is answered with Kafka's
+authorization error (if it wanted a reply) and counted.  Envelopes for a local actor are told
+to its ref; an envelope for a name nobody holds gets an
 ``ErrorReply`` (if it wanted a reply) and is counted.  Ticks go only to actors that asked for
 them, so idle actors cost nothing.
 
@@ -17,11 +20,12 @@ import time
 from typing import Any
 
 import pykka
+from zafka.actors.security import NodeSecurity
 from zafka.core.config import Tunables
 from zafka.core.errors import ErrorCode
 from zafka.core.messages import Envelope, ErrorReply, Tick
 from zafka.metrics import NodeMetrics
-from zafka.transport.auth import Credentials
+from zafka.transport.auth import Credentials, Principals
 from zafka.transport.remote import Postbox, RemoteRef
 
 log = logging.getLogger(__name__)
@@ -164,12 +168,17 @@ class NodeRuntime:
 
     def __init__(self, *, role: str, node_id: int, bind_url: str,
                  credentials: Credentials | None, tunables: Tunables,
-                 advertise_host: str | None = None) -> None:
+                 advertise_host: str | None = None, principals: Principals | None = None,
+                 testing: bool = False) -> None:
         self.role = role
         self.node_id = node_id
         self.tunables = tunables
         self.postbox = Postbox(bind_url, credentials=credentials, advertise_host=advertise_host,
-                               queue_messages_max=tunables.send_queue_messages_max)
+                               queue_messages_max=tunables.send_queue_messages_max,
+                               principals=principals)
+        self.security = NodeSecurity(
+            self.postbox.endpoint.principals, testing=testing,
+            allow_everyone_if_no_acl_found=tunables.allow_everyone_if_no_acl_found)
         self.ticker = Ticker(tunables.tick_ms)
         self._actors: dict[str, pykka.ActorRef[Any]] = {}
         self._lock = threading.Lock()
@@ -258,6 +267,13 @@ class NodeRuntime:
     # --- delivery (inbound thread, or the sender's thread for local sends) --------------
 
     def deliver(self, envelope: Envelope) -> None:
+        refused = self.security.check(envelope)
+        if refused is not None:  # out of the sender's role, or denied by an ACL
+            if envelope.reply_to:
+                self.postbox.send(envelope.source, envelope.reply_to,
+                                  ErrorReply(code=refused[0], message=refused[1]),
+                                  correlation_id=envelope.correlation_id)
+            return
         ref = self._actors.get(envelope.dest)
         if ref is not None:
             try:

@@ -44,7 +44,7 @@ def run_chaos_command(args: argparse.Namespace) -> int:
         data_dir = Path(args.data_dir) if args.data_dir else Path(scratch)
         print(f"chaos: {args.minutes} min, seed {args.seed}, data in {data_dir}", flush=True)
         with Cluster(brokers=3, coordinators=3, data_dir=data_dir,
-                     tunables=dict(CHAOS_TUNABLES)) as cluster:
+                     tunables=dict(CHAOS_TUNABLES), testing=True) as cluster:
             result = run_chaos(cluster, config, log=lambda line: print(line, flush=True),
                                stop=stop)
     print(format_summary(result.summary))

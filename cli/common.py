@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from zafka.core.errors import ZafkaError
-from zafka.transport.cluster_file import ClusterFileError
+from zafka.transport.cluster_file import ADMIN_PATH, ClusterFileError, resolve_path
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -20,9 +20,10 @@ class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
-def add_cluster_option(parser: argparse.ArgumentParser) -> None:
+def add_cluster_option(parser: argparse.ArgumentParser, default_file: str = ADMIN_PATH) -> None:
     parser.add_argument("--cluster", default=None, metavar="FILE",
-                        help="cluster file (default: $ZAFKA_CLUSTER, else ./data/cluster.json)")
+                        help=f"cluster file (default: $ZAFKA_CLUSTER, else ./{default_file})")
+    parser.set_defaults(default_cluster_file=default_file)
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
@@ -30,13 +31,16 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 
 def sub_command(commands: Any, name: str, help_text: str, examples: Sequence[str],
-                handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-    """A sub-command parser with ``--cluster`` and an examples epilog."""
+                handler: Callable[[argparse.Namespace], int], *,
+                default_file: str = ADMIN_PATH) -> argparse.ArgumentParser:
+    """A sub-command parser with ``--cluster`` and an examples epilog.  ``--cluster``
+    defaults to $ZAFKA_CLUSTER, else ``default_file``: the admin identity's file for admin
+    tools, ``DEFAULT_PATH`` (the application identity's) for producers and consumers."""
     parser: argparse.ArgumentParser = commands.add_parser(
         name, help=help_text, description=help_text,
         epilog="examples:\n" + "\n".join(f"  python cluster.py {e}" for e in examples),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_cluster_option(parser)
+    add_cluster_option(parser, default_file)
     parser.set_defaults(handler=guarded(handler))
     return parser
 
@@ -45,6 +49,8 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
     """Run ``handler``; any zafka error or bad input becomes one line on stderr."""
 
     def run(args: argparse.Namespace) -> int:
+        if getattr(args, "cluster", "") is None:
+            args.cluster = str(resolve_path(None, args.default_cluster_file))
         try:
             return handler(args)
         except ZafkaError as error:

@@ -20,6 +20,7 @@ from zafka.cli.common import (
     sub_command,
 )
 from zafka.client import Admin, Consumer, Producer, TopicPartition
+from zafka.transport.cluster_file import DEFAULT_PATH
 
 
 def acks_value(text: str) -> int | str:
@@ -138,7 +139,8 @@ def register(commands: Any) -> None:
     produce = sub_command(
         commands, "produce", "Send stdin lines as records (one record per line).",
         ["produce --topic orders < lines.txt",
-         "produce --topic orders --key-separator : --acks all"], run_produce)
+         "produce --topic orders --key-separator : --acks all"],
+        run_produce, default_file=DEFAULT_PATH)
     produce.add_argument("--topic", required=True)
     produce.add_argument("--key-separator", default=None,
                          help="split each line into key and value at the first separator")
@@ -149,7 +151,8 @@ def register(commands: Any) -> None:
         commands, "consume", "Print records of a topic to stdout.",
         ["consume --topic orders --from-beginning --max-messages 10",
          "consume --topic orders --group billing --print-key",
-         "consume --topic orders --partition 0 --offset 42 --timeout-ms 5000"], run_consume)
+         "consume --topic orders --partition 0 --offset 42 --timeout-ms 5000"],
+        run_consume, default_file=DEFAULT_PATH)
     consume.add_argument("--topic", required=True)
     consume.add_argument("--from-beginning", action="store_true",
                          help="start at the earliest offset when there is no commit")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from zafka.cli import chaos, console, perf, reassign, run, topics, web_console
+from zafka.cli import chaos, console, perf, reassign, run, security, topics, web_console
 from zafka.transport.cluster_file import ClusterFileError
 
 from zafka.launcher import ClusterError
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     web_console.register(commands)
     perf.register(commands)
     reassign.register(commands)
+    security.register(commands)
     return parser
 
 

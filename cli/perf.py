@@ -20,6 +20,7 @@ from typing import Any
 from zafka.cli.common import CommandError, sub_command
 from zafka.cli.console import acks_value, join_or_assign
 from zafka.client import Consumer, Producer
+from zafka.transport.cluster_file import DEFAULT_PATH
 
 PROGRESS_EVERY_S = 5.0
 
@@ -165,7 +166,8 @@ def register(commands: Any) -> None:
         commands, "perf-produce", "Producer load test: records/s, MB/s and latency.",
         ["perf-produce --topic perf --num-records 100000 --record-size 100",
          "perf-produce --topic perf --num-records 50000 --record-size 1024 "
-         "--throughput 10000 --acks all"], run_perf_produce)
+         "--throughput 10000 --acks all"],
+        run_perf_produce, default_file=DEFAULT_PATH)
     produce.add_argument("--topic", required=True)
     produce.add_argument("--num-records", type=int, required=True)
     produce.add_argument("--record-size", type=int, required=True, metavar="BYTES")
@@ -178,7 +180,8 @@ def register(commands: Any) -> None:
 
     consume = sub_command(
         commands, "perf-consume", "Consumer load test: records/s and MB/s.",
-        ["perf-consume --topic perf --num-records 100000"], run_perf_consume)
+        ["perf-consume --topic perf --num-records 100000"],
+        run_perf_consume, default_file=DEFAULT_PATH)
     consume.add_argument("--topic", required=True)
     consume.add_argument("--num-records", type=int, required=True)
     consume.add_argument("--group", default=None)

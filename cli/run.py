@@ -30,7 +30,14 @@ from zafka.core.messages import (
     StatusReply,
     StatusRequest,
 )
-from zafka.transport.cluster_file import ClusterFile, NodeSpec, client_bind_url, resolve_path
+from zafka.transport.cluster_file import (
+    ADMIN_PATH,
+    NODE_FILE_NAME,
+    ClusterFile,
+    NodeSpec,
+    client_bind_url,
+    resolve_path,
+)
 from zafka.transport.remote import Postbox, RemoteRef
 
 from zafka.launcher import Cluster, ClusterError, add_broker_to_file, free_ports
@@ -179,7 +186,7 @@ def partition_health(config: ClusterFile, postbox: Postbox, rows: Sequence[NodeR
 
 
 def command_status(args: argparse.Namespace) -> int:
-    config = ClusterFile.load(args.cluster)
+    config = ClusterFile.load(args.cluster, default=ADMIN_PATH)
     postbox = Postbox(client_bind_url(config), credentials=config.credentials).start()
     try:
         rows = status_rows(config, postbox, args.timeout)
@@ -204,7 +211,7 @@ def command_status(args: argparse.Namespace) -> int:
 
 def command_add_broker(args: argparse.Namespace) -> int:
     """Add a broker to the all-in-one cluster running on this cluster file."""
-    path = resolve_path(args.cluster)
+    path = resolve_path(args.cluster, "data/" + NODE_FILE_NAME)
     config = add_broker_to_file(path)
     spec = config.brokers[-1]
     print(f"Added {spec.name} at {spec.address} to {path}; waiting for the launcher to "
@@ -237,15 +244,16 @@ def command_node(args: argparse.Namespace) -> int:
                            "fixed); run it with the --id the file gives it")
     join = args.join
     data_dir = Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     if Path(join).exists():
         config = ClusterFile.load(join)
     else:
         addresses = [a.strip() for a in join.split(",") if a.strip()]
         if not addresses or not all(a.startswith("tcp://") for a in addresses):
             raise ClusterError(f"--join takes a cluster file or tcp:// addresses, not {join!r}")
-        creds = ClusterFile.load(args.credentials).credentials if args.credentials else None
-        config = ClusterFile(cluster_id="joined", credentials=creds, nodes=tuple(
+        keys = ClusterFile.load(args.credentials) if args.credentials else None
+        config = ClusterFile(cluster_id="joined", credentials=keys.credentials if keys else None,
+                             identities=keys.identities if keys else (), nodes=tuple(
             NodeSpec(role=NodeRole.COORDINATOR, node_id=i + 1, address=a)
             for i, a in enumerate(addresses)))
     local_file = data_dir / "cluster.json"
@@ -277,7 +285,7 @@ def register(commands: Any) -> None:
     status = commands.add_parser("status", help="report every node of a cluster",
                                  description="Report every node of the cluster file.")
     status.add_argument("--cluster", default=None,
-                        help="cluster file (default $ZAFKA_CLUSTER or ./data/cluster.json)")
+                        help="cluster file (default $ZAFKA_CLUSTER or ./data/admin.json)")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.add_argument("--timeout", type=float, default=2.0, help="seconds to wait per node")
     status.set_defaults(handler=command_status)
@@ -287,7 +295,8 @@ def register(commands: Any) -> None:
                     "launcher starts it. Waits until it serves.",
         epilog="example:\n  python cluster.py add-broker --cluster data/cluster.json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    add.add_argument("--cluster", default=None, help="cluster file (default ./data/...)")
+    add.add_argument("--cluster", default=None,
+                     help="the node file (default $ZAFKA_CLUSTER or ./data/cluster.json)")
     add.add_argument("--timeout", type=float, default=30.0, help="seconds to wait")
     add.set_defaults(handler=command_add_broker)
     node = commands.add_parser(

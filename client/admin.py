@@ -16,9 +16,10 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from zafka.client import admin_groups
+from zafka.client import admin_groups, admin_security
 from zafka.client.controller import ControllerClient
 from zafka.core.errors import (
     ErrorCode,
@@ -28,6 +29,7 @@ from zafka.core.errors import (
     error_for,
 )
 from zafka.core.messages import (
+    AclBinding,
     AlterConfigsRequest,
     AlterPartitionReassignmentsRequest,
     AlterTopicConfigs,
@@ -38,6 +40,7 @@ from zafka.core.messages import (
     DescribeTopicsRequest,
     ElectionType,
     ElectLeadersRequest,
+    IdentityRecord,
     ListPartitionReassignmentsRequest,
     ListTopicsRequest,
     NewPartitions,
@@ -50,7 +53,7 @@ from zafka.core.messages import (
 )
 from zafka.core.placement import decommission_plan, generate_reassignment
 from zafka.core.reassignment import target_replicas
-from zafka.transport.cluster_file import ClusterFile, client_bind_url
+from zafka.transport.cluster_file import ClusterFile, client_bind_url, resolve_path
 from zafka.transport.remote import Postbox
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -97,7 +100,8 @@ class Admin:
     """Administrative operations on a cluster, found through its cluster file."""
 
     def __init__(self, cluster: str | None = None, *, request_timeout_ms: int = 30_000) -> None:
-        self.config = ClusterFile.load(cluster)
+        self.config_path = resolve_path(cluster)
+        self.config = ClusterFile.load(self.config_path)
         self.timeout = request_timeout_ms / 1000
         self._postbox = Postbox(client_bind_url(self.config),
                                 credentials=self.config.credentials).start()
@@ -120,6 +124,32 @@ class Admin:
         if self._closed:
             raise ClientClosed("this Admin client is closed")
         return self._controller.request(body, self.timeout)
+
+    # --- credentials and ACLs (admins only, unless an ACL grants Alter on the cluster) ----
+
+    def create_credentials(self, name: str, role: str = "client",
+                           path: str | Path | None = None) -> Path:
+        """Issue identity ``name`` (principal ``User:<name>``) and write its client file
+        (default: ``<name>.json`` beside this admin's file); returns the path."""
+        target = path or self.config_path.parent / f"{name}.json"
+        return admin_security.create_credentials(self._request, self.config, name, role,
+                                                 target)
+
+    def revoke_credentials(self, name: str) -> None:
+        """Take identity ``name`` back: every node refuses its key from now on."""
+        admin_security.revoke_credentials(self._request, name)
+
+    def describe_credentials(self) -> tuple[IdentityRecord, ...]:
+        return admin_security.describe_credentials(self._request)
+
+    def create_acls(self, bindings: Iterable[AclBinding]) -> None:
+        admin_security.create_acls(self._request, bindings)
+
+    def delete_acls(self, bindings: Iterable[AclBinding]) -> None:
+        admin_security.delete_acls(self._request, bindings)
+
+    def describe_acls(self) -> tuple[AclBinding, ...]:
+        return admin_security.describe_acls(self._request)
 
     # --- topics -------------------------------------------------------------------------
 

@@ -69,6 +69,12 @@ class Tunables:
     send_queue_messages_max: int = 100_000
     ask_timeout_ms: int = 5_000
 
+    # --- security ----------------------------------------------------------------------
+    allow_everyone_if_no_acl_found: bool = True
+    """Kafka's ``allow.everyone.if.no.acl.found``: with no ACL for a resource, clients may
+    read, write, create and describe it (deleting and altering stay admin-only); false makes
+    everything not allowed by an ACL denied (``core.acl``)."""
+
     def validate(self) -> Tunables:
         """Raise ``ValueError`` if two settings contradict each other; return self."""
         rules = [

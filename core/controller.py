@@ -36,6 +36,7 @@ from typing import Any
 
 from zafka.core.config import DEFAULT, Tunables
 from zafka.core.errors import (
+    ErrorCode,
     InvalidPartitions,
     InvalidRequest,
     LeaderNotAvailable,
@@ -44,6 +45,7 @@ from zafka.core.errors import (
     ZafkaError,
 )
 from zafka.core.messages import (
+    Ack,
     AllocateProducerIds,
     AllocateProducerIdsReply,
     AllocateProducerIdsRequest,
@@ -62,21 +64,31 @@ from zafka.core.messages import (
     BrokerRegistrationRequest,
     ChangeLeader,
     CommandResult,
+    CreateAclsRequest,
+    CreateCredentialRequest,
     CreatePartitions,
     CreatePartitionsReply,
     CreatePartitionsRequest,
     CreateTopic,
     CreateTopicsReply,
     CreateTopicsRequest,
+    DeleteAcls,
+    DeleteAclsRequest,
     DeleteTopic,
     DeleteTopicsReply,
     DeleteTopicsRequest,
+    DescribeAclsReply,
+    DescribeAclsRequest,
     DescribeConfigsRequest,
+    DescribeCredentialsReply,
+    DescribeCredentialsRequest,
     DescribeTopicsRequest,
     ElectionType,
     ElectLeadersReply,
     ElectLeadersRequest,
+    ErrorReply,
     FenceBroker,
+    IdentityRecord,
     ListPartitionReassignmentsReply,
     ListPartitionReassignmentsRequest,
     ListTopicsRequest,
@@ -85,6 +97,7 @@ from zafka.core.messages import (
     PartitionRecord,
     PartitionResult,
     RegisterBroker,
+    RevokeCredentialRequest,
     TopicResult,
     UnfenceBroker,
 )
@@ -170,8 +183,10 @@ class Controller:
     """The Raft leader's decision maker; one per term of leadership."""
 
     def __init__(self, state: MetadataState, rng: random.Random, *, now_tick: int,
-                 tunables: Tunables = DEFAULT) -> None:
+                 tunables: Tunables = DEFAULT,
+                 bootstrap_identities: tuple[IdentityRecord, ...] = ()) -> None:
         self.state = state
+        self.bootstrap_identities = bootstrap_identities  # what every node file admits
         self.rng = rng
         self.tunables = tunables
         self.now_tick = now_tick
@@ -195,6 +210,24 @@ class Controller:
             DescribeConfigsRequest: lambda r: _now(describe_configs(self.state, r)),
             DescribeTopicsRequest: lambda r: _now(describe_topics(self.state, r)),
             ListTopicsRequest: lambda r: _now(list_topics(self.state, r)),
+            **self._security_handlers(),
+        }
+
+    def _security_handlers(self) -> dict[type, Callable[[Any], Decision]]:
+        """Credentials and ACLs: one checked command each, answered ``Ack`` or the error."""
+        security = self.state.security
+        boot = self.bootstrap_identities
+        return {
+            CreateCredentialRequest: lambda r: _one(
+                lambda: security.put_identity_command(boot, r)),
+            RevokeCredentialRequest: lambda r: _one(
+                lambda: security.revoke_identity_command(boot, r)),
+            CreateAclsRequest: lambda r: _one(lambda: security.create_acls_command(r.bindings)),
+            DeleteAclsRequest: lambda r: _one(lambda: DeleteAcls(bindings=r.bindings)),
+            DescribeCredentialsRequest: lambda r: _now(DescribeCredentialsReply(
+                identities=tuple(security.known(boot).values()),
+                revoked_keys=security.revoked_keys)),
+            DescribeAclsRequest: lambda r: _now(DescribeAclsReply(bindings=security.acls)),
         }
 
     def handle(self, request: Any, now_tick: int) -> Decision:
@@ -556,6 +589,22 @@ class Controller:
 
 def _now(reply: Any) -> Decision:
     return Decision((), lambda results: reply)
+
+
+def _one(build: Callable[[], MetadataCommand]) -> Decision:
+    """Propose the command ``build`` makes (or answer the error it raises); reply ``Ack``."""
+    try:
+        command = build()
+    except ZafkaError as error:
+        return _now(ErrorReply(code=error.code, message=error.message))
+
+    def reply(results: tuple[CommandResult, ...]) -> Any:
+        (result,) = results
+        if result.error is not ErrorCode.NONE:
+            return ErrorReply(code=result.error, message=result.message)
+        return Ack()
+
+    return Decision((command,), reply)
 
 
 def _check_unique(name: str, seen: set[str]) -> None:

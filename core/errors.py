@@ -30,6 +30,9 @@ class ErrorCode(enum.IntEnum):
     UNKNOWN_MEMBER_ID = 25
     INVALID_SESSION_TIMEOUT = 26
     REBALANCE_IN_PROGRESS = 27
+    TOPIC_AUTHORIZATION_FAILED = 29
+    GROUP_AUTHORIZATION_FAILED = 30
+    CLUSTER_AUTHORIZATION_FAILED = 31
     TOPIC_ALREADY_EXISTS = 36
     INVALID_PARTITIONS = 37
     INVALID_REPLICATION_FACTOR = 38
@@ -146,6 +149,22 @@ class InvalidSessionTimeout(ZafkaError):
 
 class RebalanceInProgress(ZafkaError):
     code = ErrorCode.REBALANCE_IN_PROGRESS
+
+
+class TopicAuthorizationFailed(ZafkaError):
+    """The principal may not do this to the topic (an ACL, or the no-ACL default)."""
+
+    code = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+
+
+class GroupAuthorizationFailed(ZafkaError):
+    code = ErrorCode.GROUP_AUTHORIZATION_FAILED
+
+
+class ClusterAuthorizationFailed(ZafkaError):
+    """The principal's role may not send this message, or may not act on the cluster."""
+
+    code = ErrorCode.CLUSTER_AUTHORIZATION_FAILED
 
 
 class TopicAlreadyExists(ZafkaError):

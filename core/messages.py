@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterator
-from typing import Any, TypeVar, dataclass_transform
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, dataclass_transform, overload
 
 from zafka.core.errors import ErrorCode
 
@@ -27,10 +27,44 @@ T = TypeVar("T")
 Blob = bytes | bytearray | memoryview
 
 
+class Audience(enum.Enum):
+    """Who may send a message as the body of an envelope (checked by the receiving runtime
+    against the sender's authenticated role, ``core.acl.may_send``)."""
+
+    CLIENT = "client"  # any authenticated principal: applications, admins, nodes
+    NODE = "node"  # cluster nodes only (the default: replies, raft, records, node requests)
+    TESTING = "testing"  # nodes only, and only on a node started with --testing (faults)
+    LOCAL = "local"  # nobody over the wire: a call between actors of one process
+
+
+_AUDIENCES: dict[type, Audience] = {}
+
+
+@overload
+def message(cls: type[T], /) -> type[T]: ...
+
+
+@overload
+def message(*, audience: Audience) -> Callable[[type[T]], type[T]]: ...
+
+
 @dataclass_transform(frozen_default=True, kw_only_default=True)
-def message(cls: type[T]) -> type[T]:
-    """Declare a catalogue message: frozen, slotted, keyword-only dataclass."""
-    return dataclasses.dataclass(frozen=True, slots=True, kw_only=True)(cls)
+def message(cls: type[T] | None = None, /, *,
+            audience: Audience = Audience.NODE) -> type[T] | Callable[[type[T]], type[T]]:
+    """Declare a catalogue message: frozen, slotted, keyword-only dataclass, sent by
+    ``audience`` (``@message`` alone: nodes only)."""
+
+    def declare(target: type[T]) -> type[T]:
+        made = dataclasses.dataclass(frozen=True, slots=True, kw_only=True)(target)
+        _AUDIENCES[made] = audience
+        return made
+
+    return declare(cls) if cls is not None else declare
+
+
+def audience_of(cls: type) -> Audience:
+    """Who may send ``cls`` over the wire (``Audience.NODE`` for undeclared types)."""
+    return _AUDIENCES.get(cls, Audience.NODE)
 
 
 # =====================================================================================
@@ -47,6 +81,10 @@ class Envelope:
     dest: str  # actor name at the receiving process
     correlation_id: int
     body: Any
+    # Stamped by the receiving endpoint from the peer's CURVE key (never trusted from the
+    # wire): "User:<name>" and its role ("node" | "admin" | "client"; "local" in-process).
+    principal: str = ""
+    role: str = ""
 
 
 @message
@@ -64,7 +102,7 @@ class ErrorReply:
     message: str = ""
 
 
-@message
+@message(audience=Audience.CLIENT)
 class StatusRequest:
     """Ask a node actor for its status."""
 
@@ -157,7 +195,7 @@ class StatusReply:
         return self.broker is not None and not self.broker.fenced
 
 
-@message
+@message(audience=Audience.CLIENT)
 class Echo:
     """Ask an actor to send ``payload`` back (transport tests and benchmarks)."""
 
@@ -186,7 +224,7 @@ class FaultRule:
     delay_ms: int = 0
 
 
-@message
+@message(audience=Audience.TESTING)
 class SetFaults:
     """Replace a node's outbound fault rules (tests only; empty = heal)."""
 
@@ -198,7 +236,7 @@ class Ack:
     """A request with nothing to return succeeded."""
 
 
-@message
+@message(audience=Audience.TESTING)
 class Relay:
     """Ask a node to tell ``EchoReply(payload)`` to actor ``actor`` at ``address``."""
 
@@ -362,6 +400,9 @@ class MetadataImage:
     topics: tuple[TopicRecord, ...] = ()
     partitions: tuple[PartitionRecord, ...] = ()
     next_producer_id: int = 0
+    identities: tuple[IdentityRecord, ...] = ()  # admitted beyond the node file's own
+    revoked_keys: tuple[str, ...] = ()  # CURVE public keys refused from now on
+    acls: tuple[AclBinding, ...] = ()
 
 
 # --- metadata commands: proposed by the controller, committed by Raft, applied everywhere ---
@@ -544,7 +585,7 @@ class BrokerHeartbeatReply:
     is_fenced: bool = True
 
 
-@message
+@message(audience=Audience.CLIENT)
 class MetadataFetchRequest:
     """Long-poll for metadata newer than ``known_offset``."""
 
@@ -583,7 +624,7 @@ class TopicResult:
     topic_id: str = ""
 
 
-@message
+@message(audience=Audience.CLIENT)
 class CreateTopicsRequest:
     """Create topics (``validate_only``: check without creating)."""
 
@@ -598,7 +639,7 @@ class CreateTopicsReply:
     results: tuple[TopicResult, ...]
 
 
-@message
+@message(audience=Audience.CLIENT)
 class DeleteTopicsRequest:
     """Delete topics by name."""
 
@@ -621,7 +662,7 @@ class NewPartitions:
     assignment: tuple[tuple[int, ...], ...] = ()
 
 
-@message
+@message(audience=Audience.CLIENT)
 class CreatePartitionsRequest:
     """Add partitions to topics."""
 
@@ -655,7 +696,7 @@ class TopicConfigs:
     entries: tuple[ConfigEntry, ...] = ()
 
 
-@message
+@message(audience=Audience.CLIENT)
 class DescribeConfigsRequest:
     """Describe the effective configs of topics."""
 
@@ -678,7 +719,7 @@ class AlterTopicConfigs:
     delete_configs: tuple[str, ...] = ()
 
 
-@message
+@message(audience=Audience.CLIENT)
 class AlterConfigsRequest:
     """Incrementally alter topic configs."""
 
@@ -693,7 +734,7 @@ class AlterConfigsReply:
     results: tuple[TopicResult, ...]
 
 
-@message
+@message(audience=Audience.CLIENT)
 class ListTopicsRequest:
     """List topic names."""
 
@@ -717,7 +758,7 @@ class ListTopicsReply:
     topics: tuple[TopicListing, ...]
 
 
-@message
+@message(audience=Audience.CLIENT)
 class DescribeTopicsRequest:
     """Describe topics (() = all, internal ones included)."""
 
@@ -792,7 +833,7 @@ class ElectionType(enum.Enum):
     UNCLEAN = 1
 
 
-@message
+@message(audience=Audience.CLIENT)
 class ElectLeadersRequest:
     """Elect leaders for partitions (() = every partition)."""
 
@@ -817,7 +858,7 @@ class ElectLeadersReply:
     results: tuple[PartitionResult, ...]
 
 
-@message
+@message(audience=Audience.CLIENT)
 class AlterPartitionReassignmentsRequest:
     """Reassign partitions: (topic, partition, target replicas) each; None as target cancels."""
 
@@ -831,7 +872,7 @@ class AlterPartitionReassignmentsReply:
     results: tuple[PartitionResult, ...]
 
 
-@message
+@message(audience=Audience.CLIENT)
 class ListPartitionReassignmentsRequest:
     """List ongoing reassignments of the named partitions (() = all)."""
 
@@ -886,7 +927,7 @@ class ProducePartitionData:
     records: Blob
 
 
-@message
+@message(audience=Audience.CLIENT)
 class ProduceRequest:
     """Batches for many partitions led by one broker; acks 0, 1 or -1 (all)."""
 
@@ -930,7 +971,7 @@ class FetchPartition:
     log_start_offset: int = -1  # followers: their log start offset
 
 
-@message
+@message(audience=Audience.CLIENT)
 class FetchRequest:
     """Read many partitions; replica_id -1 = consumer (reads below the HW only)."""
 
@@ -976,7 +1017,7 @@ class ListOffsetsPartition:
     current_leader_epoch: int = -1
 
 
-@message
+@message(audience=Audience.CLIENT)
 class ListOffsetsRequest:
     """Offsets by timestamp for many partitions; replica_id -1 = consumer."""
 
@@ -1066,7 +1107,7 @@ class GroupState(enum.Enum):
     DEAD = "Dead"
 
 
-@message
+@message(audience=Audience.CLIENT)
 class FindCoordinatorRequest:
     """Which broker coordinates ``group_id`` (leads its ``__consumer_offsets`` partition)?"""
 
@@ -1091,7 +1132,7 @@ class GroupProtocol:
     metadata: bytes
 
 
-@message
+@message(audience=Audience.CLIENT)
 class JoinGroupRequest:
     """Join (or rejoin) a group; the reply is held until the rebalance completes."""
 
@@ -1134,7 +1175,7 @@ class SyncGroupAssignment:
     assignment: bytes
 
 
-@message
+@message(audience=Audience.CLIENT)
 class SyncGroupRequest:
     """Fetch this member's assignment; the leader also hands in everyone's assignments."""
 
@@ -1154,7 +1195,7 @@ class SyncGroupResponse:
     assignment: bytes = b""
 
 
-@message
+@message(audience=Audience.CLIENT)
 class HeartbeatRequest:
     """A member is alive; the reply says whether a rebalance is in progress."""
 
@@ -1170,7 +1211,7 @@ class HeartbeatResponse:
     error_code: ErrorCode
 
 
-@message
+@message(audience=Audience.CLIENT)
 class LeaveGroupRequest:
     """A member leaves its group at once (instead of waiting for its session to expire)."""
 
@@ -1196,7 +1237,7 @@ class OffsetCommitPartition:
     leader_epoch: int = -1
 
 
-@message
+@message(audience=Audience.CLIENT)
 class OffsetCommitRequest:
     """Commit offsets; generation -1 and member "" for a standalone consumer of an empty group."""
 
@@ -1222,7 +1263,7 @@ class OffsetCommitResponse:
     partitions: tuple[OffsetCommitPartitionResponse, ...]
 
 
-@message
+@message(audience=Audience.CLIENT)
 class OffsetFetchRequest:
     """Fetch a group's committed offsets; ``partitions=None`` means every committed one."""
 
@@ -1250,7 +1291,7 @@ class OffsetFetchResponse:
     partitions: tuple[OffsetFetchPartition, ...] = ()
 
 
-@message
+@message(audience=Audience.CLIENT)
 class ListGroupsRequest:
     """List the groups this coordinator owns, optionally only those in ``states_filter``."""
 
@@ -1274,7 +1315,7 @@ class ListGroupsResponse:
     groups: tuple[ListedGroup, ...] = ()
 
 
-@message
+@message(audience=Audience.CLIENT)
 class DescribeGroupsRequest:
     """Describe groups: state, protocol, members and their assignments."""
 
@@ -1340,7 +1381,7 @@ class DeleteGroupsResponse:
 # =====================================================================================
 
 
-@message
+@message(audience=Audience.LOCAL)
 class ReplicaUpdate:
     """The committed state of a partition this broker hosts, with its topic's configs."""
 
@@ -1350,14 +1391,14 @@ class ReplicaUpdate:
     broker_epoch: int
 
 
-@message
+@message(audience=Audience.LOCAL)
 class ReplicaRemove:
     """This broker no longer hosts the replica: stop it and delete its log."""
 
     topic_id: str
 
 
-@message
+@message(audience=Audience.LOCAL)
 class ReplicaProduce:
     """One partition's share of a ``ProduceRequest``."""
 
@@ -1367,7 +1408,7 @@ class ReplicaProduce:
     data: ProducePartitionData
 
 
-@message
+@message(audience=Audience.LOCAL)
 class ReplicaDataReady:
     """A replica tells its broker that what a fetch can read from it changed — records
     appended, the high watermark moved, leadership gained or lost — with what it can now
@@ -1386,7 +1427,7 @@ class ReplicaDataReady:
     appended: Blob = b""
 
 
-@message
+@message(audience=Audience.LOCAL)
 class ReplicaFetch:
     """One partition's share of a ``FetchRequest``; ``max_wait_ms`` 0 answers at once.
     ``again``: a fetch the broker held, asked again for data only (the follower's position
@@ -1399,7 +1440,7 @@ class ReplicaFetch:
     again: bool = False
 
 
-@message
+@message(audience=Audience.LOCAL)
 class ReplicaListOffsets:
     """One partition's share of a ``ListOffsetsRequest``."""
 
@@ -1408,7 +1449,7 @@ class ReplicaListOffsets:
     data: ListOffsetsPartition
 
 
-@message
+@message(audience=Audience.LOCAL)
 class ReplicaEpochEnd:
     """One partition's share of an ``OffsetForLeaderEpochRequest``."""
 
@@ -1416,7 +1457,7 @@ class ReplicaEpochEnd:
     data: OffsetForLeaderEpochPartition
 
 
-@message
+@message(audience=Audience.LOCAL)
 class ReplicaCallDone:
     """A replica's answer to one ``Replica*`` call: the per-partition response."""
 
@@ -1424,7 +1465,7 @@ class ReplicaCallDone:
     response: Any
 
 
-@message
+@message(audience=Audience.LOCAL)
 class ReplicaAlterIsr:
     """A leader asks its broker to send an ``AlterPartitionRequest`` to the controller."""
 
@@ -1435,7 +1476,7 @@ class ReplicaAlterIsr:
     new_isr: tuple[int, ...]
 
 
-@message
+@message(audience=Audience.CLIENT)
 class InitProducerIdRequest:
     """A producer asks any broker for an idempotent producer id (and epoch)."""
 
@@ -1452,7 +1493,7 @@ class InitProducerIdResponse:
     producer_epoch: int = -1
 
 
-@message
+@message(audience=Audience.LOCAL)
 class ReplicaRead:
     """Read a hosted replica's log up to its log end (the broker's own group coordinator
     replaying ``__consumer_offsets``)."""
@@ -1462,7 +1503,7 @@ class ReplicaRead:
     max_bytes: int
 
 
-@message
+@message(audience=Audience.LOCAL)
 class ReplicaReadDone:
     """Batches read from ``offset`` (empty at the log end) and the log end offset."""
 
@@ -1472,7 +1513,7 @@ class ReplicaReadDone:
     error: ErrorCode = ErrorCode.NONE
 
 
-@message
+@message(audience=Audience.LOCAL)
 class GroupPartitions:
     """The ``__consumer_offsets`` partitions this broker now leads (its groups)."""
 
@@ -1480,7 +1521,7 @@ class GroupPartitions:
     num_partitions: int
 
 
-@message
+@message(audience=Audience.LOCAL)
 class FetchWant:
     """A follower replica's next fetch, batched by its broker's fetcher for that leader."""
 
@@ -1489,7 +1530,7 @@ class FetchWant:
     partition: FetchPartition
 
 
-@message
+@message(audience=Audience.LOCAL)
 class FetchedPartition:
     """The leader's answer for one partition of a batched follower fetch."""
 
@@ -1497,7 +1538,7 @@ class FetchedPartition:
     response: FetchPartitionResponse
 
 
-@message
+@message(audience=Audience.LOCAL)
 class FetcherForget:
     """The partition is no longer fetched from this fetcher's leader."""
 
@@ -1505,7 +1546,7 @@ class FetcherForget:
     partition: int
 
 
-@message
+@message(audience=Audience.CLIENT)
 class ReplicaStatusRequest:
     """Ask the broker for the state of every replica it hosts (tests, describe, chaos)."""
 
@@ -1537,13 +1578,161 @@ class ReplicaStatusReply:
 # =====================================================================================
 
 
-@message
+@message(audience=Audience.LOCAL)
 class KafkaCall:
     """The Kafka listener's thread hands a translated request to its actor to send."""
 
     call_id: int
     target: str  # "broker" | "controller"
     request: Any
+
+
+# =====================================================================================
+# Section: principals, credentials and ACLs (owner: core/acl.py, transport/auth.py)
+# =====================================================================================
+
+
+class AclOperation(enum.Enum):
+    """What an ACL allows or denies (Kafka's names)."""
+
+    ALL = "All"
+    READ = "Read"
+    WRITE = "Write"
+    CREATE = "Create"
+    DELETE = "Delete"
+    ALTER = "Alter"
+    DESCRIBE = "Describe"
+    ALTER_CONFIGS = "AlterConfigs"
+    DESCRIBE_CONFIGS = "DescribeConfigs"
+    CLUSTER_ACTION = "ClusterAction"
+
+
+class ResourceType(enum.Enum):
+    """The kind of thing an ACL is about."""
+
+    TOPIC = "Topic"
+    GROUP = "Group"
+    CLUSTER = "Cluster"
+
+
+class PatternType(enum.Enum):
+    """How an ACL's resource name matches: the exact name ("*" = any), or a prefix."""
+
+    LITERAL = "Literal"
+    PREFIXED = "Prefixed"
+
+
+class AclPermission(enum.Enum):
+    """Whether a matching ACL allows or denies (deny wins)."""
+
+    ALLOW = "Allow"
+    DENY = "Deny"
+
+
+@message
+class IdentityRecord:
+    """A principal the cluster admits: name (principal "User:<name>"), role, CURVE key."""
+
+    name: str
+    role: str  # "node" | "admin" | "client"
+    public_key: str  # Z85 CURVE public key
+
+
+@message
+class AclBinding:
+    """One Kafka-style ACL: ``principal`` may (or may not) do ``operation`` to a resource."""
+
+    principal: str  # "User:alice", or "User:*" for every principal
+    operation: AclOperation
+    resource_type: ResourceType
+    resource_name: str  # literal "*" = every resource of the type
+    pattern_type: PatternType = PatternType.LITERAL
+    permission: AclPermission = AclPermission.ALLOW
+    host: str = "*"
+
+
+@message
+class PutIdentity:
+    """Metadata command: admit a further identity."""
+
+    identity: IdentityRecord
+
+
+@message
+class RevokeIdentity:
+    """Metadata command: take an identity back; its key is refused from then on."""
+
+    name: str
+    public_key: str
+
+
+@message
+class CreateAcls:
+    """Metadata command: add ACL bindings (already present ones are kept once)."""
+
+    bindings: tuple[AclBinding, ...]
+
+
+@message
+class DeleteAcls:
+    """Metadata command: remove exactly these ACL bindings."""
+
+    bindings: tuple[AclBinding, ...]
+
+
+@message(audience=Audience.CLIENT)
+class CreateCredentialRequest:
+    """Admit identity ``name`` with ``role`` and the public half of its key (admins only)."""
+
+    name: str
+    role: str
+    public_key: str
+
+
+@message(audience=Audience.CLIENT)
+class RevokeCredentialRequest:
+    """Revoke identity ``name`` on the running cluster (admins only)."""
+
+    name: str
+
+
+@message(audience=Audience.CLIENT)
+class DescribeCredentialsRequest:
+    """List the identities the cluster admits (admins only)."""
+
+
+@message
+class DescribeCredentialsReply:
+    """The identities admitted (bootstrap ones included) and the revoked keys."""
+
+    identities: tuple[IdentityRecord, ...]
+    revoked_keys: tuple[str, ...]
+
+
+@message(audience=Audience.CLIENT)
+class CreateAclsRequest:
+    """Add ACL bindings (admins only)."""
+
+    bindings: tuple[AclBinding, ...]
+
+
+@message(audience=Audience.CLIENT)
+class DeleteAclsRequest:
+    """Remove ACL bindings (admins only)."""
+
+    bindings: tuple[AclBinding, ...]
+
+
+@message(audience=Audience.CLIENT)
+class DescribeAclsRequest:
+    """List every ACL binding (admins only)."""
+
+
+@message
+class DescribeAclsReply:
+    """Every ACL binding in the metadata."""
+
+    bindings: tuple[AclBinding, ...]
 
 
 def catalogue() -> frozenset[type]:
@@ -1560,5 +1749,5 @@ def catalogue() -> frozenset[type]:
 __all__ = sorted(
     [name for name, value in globals().items()
      if isinstance(value, type) and value.__module__ == __name__ and not name.startswith("_")]
-    + ["Blob", "EARLIEST_TIMESTAMP", "LATEST_TIMESTAMP", "catalogue", "message"]
+    + ["Blob", "EARLIEST_TIMESTAMP", "LATEST_TIMESTAMP", "audience_of", "catalogue", "message"]
 )

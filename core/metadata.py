@@ -51,15 +51,19 @@ from zafka.core.messages import (
     ChangeLeader,
     CommandResult,
     CompletePartitionReassignment,
+    CreateAcls,
     CreatePartitions,
     CreateTopic,
+    DeleteAcls,
     DeleteTopic,
     FenceBroker,
     MetadataFetchReply,
     MetadataFetchRequest,
     MetadataImage,
     PartitionRecord,
+    PutIdentity,
     RegisterBroker,
+    RevokeIdentity,
     TopicRecord,
     UnfenceBroker,
 )
@@ -71,6 +75,7 @@ from zafka.core.reassignment import (
     start_reassignment,
     target_replicas,
 )
+from zafka.core.security_state import SecurityState
 from zafka.core.topic_config import (
     TOPIC_CONFIGS,
     ConfigValue,
@@ -84,6 +89,7 @@ MetadataCommand = (
     RegisterBroker | FenceBroker | UnfenceBroker | CreateTopic | DeleteTopic | CreatePartitions
     | AlterConfigs | ChangeLeader | AlterPartition | AllocateProducerIds
     | AlterPartitionReassignment | CompletePartitionReassignment
+    | PutIdentity | RevokeIdentity | CreateAcls | DeleteAcls
 )
 PRODUCER_ID_BLOCK_MAX = 100_000
 """Largest producer-id block one request may take."""
@@ -98,6 +104,7 @@ class MetadataState:
         self.topics: dict[str, TopicRecord] = {}
         self.partitions: dict[tuple[str, int], PartitionRecord] = {}
         self.next_producer_id = 0
+        self.security = SecurityState()  # issued identities, revoked keys, ACLs
         self._image: MetadataImage | None = None
         self._handlers: dict[type, Callable[[Any], CommandResult]] = {
             RegisterBroker: self._register_broker, FenceBroker: self._fence_broker,
@@ -108,6 +115,10 @@ class MetadataState:
             AllocateProducerIds: self._allocate_producer_ids,
             AlterPartitionReassignment: self._alter_partition_reassignment,
             CompletePartitionReassignment: self._complete_partition_reassignment,
+            PutIdentity: self.security.apply_put_identity,
+            RevokeIdentity: self.security.apply_revoke_identity,
+            CreateAcls: self.security.apply_create_acls,
+            DeleteAcls: self.security.apply_delete_acls,
         }
 
     # --- applying commands -------------------------------------------------------------
@@ -371,7 +382,9 @@ class MetadataState:
                 brokers=tuple(self.brokers[b] for b in sorted(self.brokers)),
                 topics=tuple(self.topics[t] for t in sorted(self.topics)),
                 partitions=tuple(self.partitions[k] for k in sorted(self.partitions)),
-                next_producer_id=self.next_producer_id)
+                next_producer_id=self.next_producer_id,
+                identities=tuple(self.security.identities.values()),
+                revoked_keys=self.security.revoked_keys, acls=self.security.acls)
         return self._image
 
     @classmethod
@@ -383,12 +396,14 @@ class MetadataState:
         state.topics = {t.name: t for t in image.topics}
         state.partitions = {(p.topic, p.partition): p for p in image.partitions}
         state.next_producer_id = image.next_producer_id
+        state.security.restore(image.identities, image.revoked_keys, image.acls)
         state.invariants()
         return state
 
     def invariants(self) -> None:
         """Assert the rules every committed state obeys (fail fast on a bug)."""
         assert self.offset >= 0 and self.next_producer_id >= 0
+        self.security.invariants()
         assert all(k == b.broker_id for k, b in self.brokers.items())
         assert len({t.topic_id for t in self.topics.values()}) == len(self.topics)
         assert sum(t.num_partitions for t in self.topics.values()) == len(self.partitions)

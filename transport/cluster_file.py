@@ -1,8 +1,13 @@
 """The cluster file: where every node listens and the credentials to talk to them.
 
-Owns: the JSON format of ``<data-dir>/cluster.json`` and writing it safely (mode 0600,
-temp file + fsync + rename).  Every process of a cluster — nodes, CLI, client programs —
-finds its peers and its keys here.
+Owns: the JSON format of ``<data-dir>/cluster.json`` (the *node file*) and of the *client
+files* (``client.json``, ``admin.json``, and one per identity ``zafka credentials --add``
+issues), writing them safely (mode 0600, temp file + fsync + rename) and refusing to use a
+file or data directory that other users can write.  Both kinds share one format: a node file
+holds the node credentials (server and node key pairs) and ``identities``, the public keys of
+the client identities the launcher issued; a client file holds only the cluster's public keys,
+the client's own key pair, its identity and the addresses.  Clients find theirs from their
+argument, else ``$ZAFKA_CLUSTER``, else ``./data/client.json``.
 
 Must never: be written world-readable (it holds secret keys).
 """
@@ -17,12 +22,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from zafka.core.messages import NodeRole
-from zafka.transport.auth import Credentials
+from zafka.core.messages import IdentityRecord, NodeRole
+from zafka.transport.auth import Credentials, node_identity
 
 FORMAT_VERSION = 1
 ENV_VAR = "ZAFKA_CLUSTER"
-DEFAULT_PATH = "data/cluster.json"
+NODE_FILE_NAME = "cluster.json"
+CLIENT_FILE_NAME = "client.json"
+ADMIN_FILE_NAME = "admin.json"
+DEFAULT_PATH = "data/" + CLIENT_FILE_NAME  # what applications use
+ADMIN_PATH = "data/" + ADMIN_FILE_NAME  # what the admin tools use
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +79,8 @@ class ClusterFile:
     tunables: dict[str, Any] = dataclasses.field(default_factory=dict)
     console_token: str | None = None  # what ``zafka console``'s web page asks for
     kafka_auth: dict[str, Any] | None = None  # the Kafka listeners' SASL/TLS (zafka.kafka)
+    # Node file: the client identities issued at launch; client file: its own identity.
+    identities: tuple[IdentityRecord, ...] = ()
 
     @property
     def coordinators(self) -> tuple[NodeSpec, ...]:
@@ -98,6 +109,26 @@ class ClusterFile:
     def with_nodes(self, nodes: tuple[NodeSpec, ...]) -> ClusterFile:
         return dataclasses.replace(self, nodes=nodes)
 
+    @property
+    def is_node_file(self) -> bool:
+        return self.credentials is not None and self.credentials.is_node
+
+    def bootstrap_identities(self) -> tuple[IdentityRecord, ...]:
+        """Whom a node admits before reading the metadata: the nodes and the file's
+        identities (a client file: the nodes only)."""
+        if self.credentials is None:
+            return ()
+        if not self.is_node_file:
+            return (node_identity(self.credentials),)
+        return (node_identity(self.credentials), *self.identities)
+
+    def client_file(self, identity: IdentityRecord, credentials: Credentials) -> ClusterFile:
+        """The client file of ``identity`` (holding ``credentials``, issued from this node
+        file's): addresses, tunables and public keys only."""
+        return dataclasses.replace(
+            self, credentials=credentials, identities=(identity,),
+            console_token=self.console_token if identity.role == "admin" else None)
+
     # --- files --------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +140,8 @@ class ClusterFile:
             "tunables": self.tunables,
             "console_token": self.console_token,
             "kafka_auth": self.kafka_auth,
+            **({"identities": [dataclasses.asdict(i) for i in self.identities]}
+               if self.identities else {}),
         }
 
     @classmethod
@@ -123,12 +156,15 @@ class ClusterFile:
             tunables=dict(data.get("tunables") or {}),
             console_token=data.get("console_token"),
             kafka_auth=data.get("kafka_auth"),
+            identities=tuple(IdentityRecord(**i) for i in data.get("identities") or ()),
         )
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None) -> ClusterFile:
-        """Read the cluster file at ``path``, else $ZAFKA_CLUSTER, else ./data/cluster.json."""
-        resolved = resolve_path(path)
+    def load(cls, path: str | os.PathLike[str] | None = None, *,
+             default: str = DEFAULT_PATH) -> ClusterFile:
+        """Read the cluster file at ``path``, else $ZAFKA_CLUSTER, else ``default``
+        (./data/client.json)."""
+        resolved = resolve_path(path, default)
         try:
             text = resolved.read_text()
         except FileNotFoundError:
@@ -194,11 +230,28 @@ def client_bind_url(config: ClusterFile) -> str:
     return f"tcp://{local_address_toward(host)}:0"
 
 
-def resolve_path(path: str | os.PathLike[str] | None) -> Path:
+def resolve_path(path: str | os.PathLike[str] | None, default: str = DEFAULT_PATH) -> Path:
     if path is not None:
         return Path(path)
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+    return Path(os.environ.get(ENV_VAR) or default)
 
 
-__all__ = ["ClusterFile", "ClusterFileError", "DEFAULT_PATH", "ENV_VAR", "NodeSpec",
-           "client_bind_url", "local_address_toward", "resolve_path"]
+class UnsafeFileError(Exception):
+    """A credentials file or data directory that other users could write."""
+
+
+def check_private(path: str | os.PathLike[str]) -> None:
+    """Raise ``UnsafeFileError`` if ``path`` belongs to another user or its group or others
+    may write it (a node must not trust keys or data someone else could replace)."""
+    info = os.stat(path)
+    if info.st_uid != os.getuid():
+        raise UnsafeFileError(f"{path} belongs to uid {info.st_uid}, not to this user "
+                              f"(uid {os.getuid()}); refusing to use it")
+    if info.st_mode & 0o022:
+        raise UnsafeFileError(f"{path} is writable by other users (mode "
+                              f"{info.st_mode & 0o777:o}); run 'chmod go-w {path}'")
+
+
+__all__ = ["ADMIN_FILE_NAME", "ADMIN_PATH", "CLIENT_FILE_NAME", "ClusterFile", "ClusterFileError",
+           "DEFAULT_PATH", "ENV_VAR", "NODE_FILE_NAME", "NodeSpec", "UnsafeFileError",
+           "check_private", "client_bind_url", "local_address_toward", "resolve_path"]

@@ -5,7 +5,8 @@ Owns: the wire format.  An envelope is pickled with protocol 5; every ``memoryvi
 (out-of-band), so record batches are copied neither when sent nor when received: the receiver
 gets a ``memoryview`` over the frame.  Frame 0 is the pickle; frames 1.. are the buffers.
 
-Decoding accepts only the classes of the message catalogue (``core.messages.catalogue()``).
+Decoding accepts only the classes of the message catalogue (``core.messages.catalogue()``)
+that may cross a process boundary (not ``Audience.LOCAL``).
 Anything else — a class outside the catalogue, a truncated or garbage pickle, a body that is
 not an ``Envelope``, a field that does not hold its declared type (``transport.validate``) —
 raises ``DecodeError`` and is never executed.  Encoding checks field types too, so a sender's
@@ -21,7 +22,7 @@ import pickle
 from collections.abc import Sequence
 from typing import Any
 
-from zafka.core.messages import Envelope, catalogue
+from zafka.core.messages import Audience, Envelope, audience_of, catalogue
 from zafka.transport.validate import FieldTypeError, check_message
 
 OUT_OF_BAND_MIN_BYTES = 1024
@@ -36,12 +37,14 @@ class EncodeError(Exception):
     """An envelope whose body is not a catalogue message."""
 
 
+# Process-local calls are not in the wire's allow-list at all: no peer can make one decode.
+_WIRE = frozenset(c for c in catalogue() if audience_of(c) is not Audience.LOCAL)
 _ALLOWED: dict[tuple[str, str], Any] = {
-    (cls.__module__, cls.__qualname__): cls for cls in catalogue()
+    (cls.__module__, cls.__qualname__): cls for cls in _WIRE
 }
 _ALLOWED[("builtins", "memoryview")] = memoryview
 _ALLOWED[("builtins", "bytes")] = bytes
-_CATALOGUE = frozenset(catalogue())
+_CATALOGUE = _WIRE
 
 
 class _Pickler(pickle.Pickler):

@@ -13,6 +13,9 @@ Inbound frames are decoded by ``transport.codec`` and handed to the ``deliver`` 
 frame that does not decode is dropped and counted.  With credentials, the ROUTER is a CURVE
 server behind a ZAP allow-list and every DEALER a CURVE client, so no byte from a peer without
 the cluster's keys reaches the codec; failed handshakes are counted from the socket monitor.
+Each delivered envelope is stamped with its sender's principal and role, looked up from the
+frame's ZAP user id (the peer's key); a frame from a key no longer admitted is dropped and
+counted (``dropped_revoked``).
 
 Must never: block a sender, let an exception from a bad frame end the inbound thread, or
 import pykka.
@@ -36,7 +39,14 @@ from typing import Any
 import zmq
 from zafka.core.messages import Envelope
 from zafka.transport import codec
-from zafka.transport.auth import Credentials, ZapGuard
+from zafka.transport.auth import (
+    ADDRESS_KEY_SEPARATOR,
+    Credentials,
+    Principals,
+    ZapGuard,
+    node_identity,
+    split_address,
+)
 from zafka.transport.faults import FaultFilter
 from zmq.utils.monitor import parse_monitor_message
 
@@ -63,13 +73,21 @@ class Endpoint:
         credentials: Credentials | None,
         queue_messages_max: int = 100_000,
         advertise_host: str | None = None,
+        principals: Principals | None = None,
     ) -> None:
         self._bind_url = bind_url
         self._deliver = deliver
         self._credentials = credentials
         self._advertise_host = advertise_host
         self._context: zmq.Context[Any] = zmq.Context()
-        self._zap = ZapGuard(self._context, credentials) if credentials else None
+        # Whom this process admits: by default the cluster's nodes only (a client's socket).
+        self.principals = principals or Principals(
+            [node_identity(credentials)] if credentials else [])
+        self._zap = ZapGuard(self._context, self.principals) if credentials else None
+        self._own_pair: tuple[str, str] | None = None
+        if credentials is not None and not credentials.is_node:
+            public, secret = zmq.curve_keypair()
+            self._own_pair = (public.decode(), secret.decode())
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_messages_max)
         self._running = threading.Event()
         self._bound = threading.Event()
@@ -141,12 +159,14 @@ class Endpoint:
         router.rcvhwm = 0
         router.maxmsgsize = MAX_FRAME_BYTES
         if self._credentials:
-            self._credentials.apply_server(router)
+            self._credentials.apply_server(router, self._own_pair)
         monitor = router.get_monitor_socket(_HANDSHAKE_FAILURES | zmq.EVENT_HANDSHAKE_SUCCEEDED)
         router.bind(self._bind_url)
         endpoint = router.get(zmq.LAST_ENDPOINT).decode()
         if self._advertise_host:
             endpoint = f"tcp://{self._advertise_host}:{endpoint.rsplit(':', 1)[1]}"
+        if self._own_pair is not None:  # nodes reach this process with its own server key
+            endpoint += ADDRESS_KEY_SEPARATOR + self._own_pair[0]
         self.address = endpoint
         return router, monitor
 
@@ -184,7 +204,21 @@ class Endpoint:
                 self.counters["dropped_undecodable"] += 1
                 log.warning("dropped an undecodable frame: %s", exc)
                 continue
-            self._deliver(envelope)
+            stamped = self._stamp(envelope, frames[1])
+            if stamped is not None:
+                self._deliver(stamped)
+
+    def _stamp(self, envelope: Envelope, frame: Any) -> Envelope | None:
+        """The envelope with its sender's principal and role (from the CURVE key the ZAP
+        handler admitted), or None if that key is no longer admitted (revoked)."""
+        if self._credentials is None:  # authentication explicitly off: every peer trusted
+            return dataclasses.replace(envelope, principal="User:ANONYMOUS", role="node")
+        identity = self.principals.resolve(frame.get("User-Id"))
+        if identity is None:
+            self.counters["dropped_revoked"] += 1
+            return None
+        return dataclasses.replace(envelope, principal=f"User:{identity.name}",
+                                   role=identity.role)
 
     def _count_handshake(self, monitor: zmq.Socket[Any]) -> None:
         event = parse_monitor_message(monitor.recv_multipart())
@@ -268,11 +302,12 @@ class Endpoint:
             sock = self._context.socket(zmq.DEALER)
             sock.linger = 0
             sock.sndhwm = _PEER_SEND_HWM
+            url, server_key = split_address(address)
             if self._credentials:
-                self._credentials.apply_client(sock)
+                self._credentials.apply_client(sock, server_key)
             monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED
                                               | zmq.EVENT_CONNECT_RETRIED)
-            sock.connect(address)
+            sock.connect(url)
             peer = peers[address] = _Peer(address, sock, monitor)
             poller.register(monitor, zmq.POLLIN)
         try:

@@ -17,6 +17,7 @@ Must never: block a caller on the network (asks return futures), or import pykka
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -28,7 +29,7 @@ from typing import Any
 
 from zafka.core.errors import RequestTimedOut, ZafkaError, error_for
 from zafka.core.messages import Envelope, ErrorReply
-from zafka.transport.auth import Credentials
+from zafka.transport.auth import Credentials, Principals
 from zafka.transport.endpoint import Endpoint
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,11 @@ class Postbox:
 
     def __init__(self, bind_url: str = "tcp://127.0.0.1:0", *,
                  credentials: Credentials | None, advertise_host: str | None = None,
-                 queue_messages_max: int = 100_000) -> None:
+                 queue_messages_max: int = 100_000,
+                 principals: Principals | None = None) -> None:
         self.endpoint = Endpoint(bind_url, self._on_envelope, credentials=credentials,
                                  advertise_host=advertise_host,
-                                 queue_messages_max=queue_messages_max)
+                                 queue_messages_max=queue_messages_max, principals=principals)
         self.endpoint.on_peer_lost = self._on_peer_lost
         self.peer_lost_listeners: list[Callable[[str], None]] = []
         self._local: Callable[[Envelope], None] | None = None
@@ -91,7 +93,7 @@ class Postbox:
         envelope = Envelope(source=self.address, reply_to=reply_to, dest=dest,
                             correlation_id=correlation_id, body=body)
         if address == self.address and self._local is not None:
-            self._on_envelope(envelope)
+            self._on_envelope(dataclasses.replace(envelope, role="local"))
             return True
         return self.endpoint.send(address, envelope)
 

@@ -1,8 +1,9 @@
 """zafka's launcher: the ``Cluster`` API.
 
 Owns: process orchestration — ``Cluster`` starts every node as its own OS process
-(``python -m zafka.actors.node``), waits until each answers, writes the cluster file, kills,
-pauses, restarts and partitions nodes, and stops them all.  The command line that drives it
+(``python -m zafka.actors.node``), waits until each answers, writes the node file and the
+default client files (``client.json`` for applications, ``admin.json`` for the admin tools),
+kills, pauses, restarts and partitions nodes, and stops them all.  The command line that drives it
 (``zafka --brokers 3``, ``python cluster.py``) lives in ``zafka.cli``.
 
 Must never: import the command line, or be imported by the node processes' layers.
@@ -25,6 +26,7 @@ from typing import Any, TextIO
 from zafka.core.errors import ZafkaError
 from zafka.core.messages import (
     FaultRule,
+    IdentityRecord,
     NodeRole,
     RaftRole,
     SetFaults,
@@ -33,8 +35,15 @@ from zafka.core.messages import (
 )
 from zafka.kafka.auth_config import KafkaAuth
 from zafka.kafka.setup import create_kafka_auth
-from zafka.transport.auth import Credentials
-from zafka.transport.cluster_file import ClusterFile, NodeSpec, client_bind_url
+from zafka.transport.auth import Credentials, Principals
+from zafka.transport.cluster_file import (
+    ADMIN_FILE_NAME,
+    CLIENT_FILE_NAME,
+    NODE_FILE_NAME,
+    ClusterFile,
+    NodeSpec,
+    client_bind_url,
+)
 from zafka.transport.remote import Postbox, RemoteRef
 
 READY_TIMEOUT_S = 30.0
@@ -112,12 +121,15 @@ class Cluster:
                  log_level: str = "WARNING", insecure: bool = False,
                  tunables: dict[str, Any] | None = None, child_stderr: TextIO | None = None,
                  kafka_auth: str = "scram", kafka_tls: bool = False,
-                 ) -> None:
+                 testing: bool = False) -> None:
         check_coordinator_count(coordinators)
         if brokers < 1:
             raise ClusterError(f"--brokers must be at least 1, not {brokers}")
         self.data_dir = Path(data_dir).resolve()
-        self.cluster_file_path = self.data_dir / "cluster.json"
+        self.cluster_file_path = self.data_dir / NODE_FILE_NAME
+        self.client_file_path = self.data_dir / CLIENT_FILE_NAME
+        self.admin_file_path = self.data_dir / ADMIN_FILE_NAME
+        self.testing = testing  # nodes obey fault injection (SetFaults, Relay): tests only
         self.log_level = log_level
         self.child_stderr = child_stderr
         self.config = self._load_or_create(brokers, coordinators, host, port, insecure,
@@ -155,6 +167,33 @@ class Cluster:
         """How Kafka clients authenticate to this cluster."""
         return KafkaAuth.from_dict(self.config.kafka_auth or {"mode": "none"})
 
+    def _issue_client_files(self, config: ClusterFile) -> ClusterFile:
+        """Make sure the default admin and application identities have their client files
+        (``admin.json``, ``client.json``) matching the node file: a missing or foreign one
+        is issued again with a new key (so deleting it and restarting rotates that key)."""
+        if config.credentials is None:  # authentication off: every file is the same
+            for path in (self.admin_file_path, self.client_file_path):
+                config.save(path)
+            return config
+        if not config.is_node_file:
+            return config
+        identities = {i.name: i for i in config.identities}
+        for name, role, path in (("admin", "admin", self.admin_file_path),
+                                 ("client", "client", self.client_file_path)):
+            current = _read_client_file(path)
+            known = identities.get(name)
+            if (current is not None and known is not None and current.credentials is not None
+                    and current.credentials.client_public == known.public_key
+                    and current.cluster_id == config.cluster_id):
+                credentials = current.credentials
+            else:
+                credentials = config.credentials.issue()
+            identity = IdentityRecord(name=name, role=role, public_key=credentials.client_public)
+            identities[name] = identity
+            config = dataclasses.replace(config, identities=tuple(identities.values()))
+            config.client_file(identity, credentials).save(path)
+        return config
+
     def node(self, name: str) -> NodeProcess:
         """The node called ``name`` ("broker-1", "coordinator-2")."""
         for node in self.nodes:
@@ -190,13 +229,17 @@ class Cluster:
     @property
     def postbox(self) -> Postbox:
         if self._postbox is None:
-            self._postbox = Postbox(client_bind_url(self.config),
-                                    credentials=self.config.credentials).start()
+            self._postbox = Postbox(
+                client_bind_url(self.config), credentials=self.config.credentials,
+                principals=Principals(self.config.bootstrap_identities())).start()
         return self._postbox
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> Cluster:
-        """Write the cluster file, start every node, and wait until each answers."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Write the node file and the client files, start every node, and wait until
+        each answers."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        self.config = self._issue_client_files(self.config)
         self.config.save(self.cluster_file_path)
         for node in self.nodes:
             if not node.running():
@@ -224,10 +267,13 @@ class Cluster:
                    "--id", str(node.spec.node_id), "--cluster-file",
                    str(self.cluster_file_path), "--data-dir", str(self.data_dir),
                    "--log-level", self.log_level, "--parent-pid", str(os.getpid())]
+        if self.testing:
+            command.append("--testing")
         stderr: Any = self.child_stderr
         if stderr is None:
-            (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
-            stderr = open(self.data_dir / "logs" / f"{node.name}.stderr", "ab")  # noqa: SIM115
+            (self.data_dir / "logs").mkdir(mode=0o700, parents=True, exist_ok=True)
+            stderr = os.fdopen(os.open(self.data_dir / "logs" / f"{node.name}.stderr",
+                                       os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         node.process = subprocess.Popen(command, cwd=self.data_dir, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=stderr,
                                         start_new_session=True)
@@ -421,4 +467,17 @@ def add_broker_to_file(path: Path) -> ClusterFile:
                     metrics_port=metrics_port, kafka_address=f"{host}:{kafka_port}")
     config = config.with_nodes((*config.nodes, spec))
     config.save(path)
+    for other in path.parent.glob("*.json"):  # the client files of this cluster learn it too
+        client = _read_client_file(other)
+        if client is not None and client.cluster_id == config.cluster_id:
+            client.with_nodes(config.nodes).save(other)
     return config
+
+
+def _read_client_file(path: Path) -> ClusterFile | None:
+    """The client file at ``path``, or None if there is none (or it is a node file)."""
+    try:
+        found = ClusterFile.load(path)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return None if found.is_node_file else found

@@ -13,7 +13,8 @@ from zafka.chaos.nemesis import NEMESES
 
 
 def run_and_check(cluster_factory, config: ChaosConfig) -> None:  # type: ignore[no-untyped-def]
-    cluster = cluster_factory(brokers=3, coordinators=3, tunables=dict(CHAOS_TUNABLES))
+    cluster = cluster_factory(brokers=3, coordinators=3, tunables=dict(CHAOS_TUNABLES),
+                              testing=True)
     result = run_chaos(cluster, config, log=print)
     print(format_summary(result.summary))
     summary = result.summary

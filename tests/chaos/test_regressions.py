@@ -102,7 +102,7 @@ def test_a_retried_batch_is_not_acknowledged_before_it_is_replicated(
     replicated must be answered as the first attempt is, once the high watermark passes it
     — never at once; with acks=all an early answer acknowledges a record only the leader
     has, gone with that leader."""
-    cluster: Cluster = cluster_factory(brokers=3, coordinators=3)
+    cluster: Cluster = cluster_factory(brokers=3, coordinators=3, testing=True)
     with Admin(str(cluster.cluster_file_path), request_timeout_ms=5_000) as admin:
         admin.create_topic("retried", partitions=1, replication_factor=3,
                            config={"min.insync.replicas": 2})

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def small(cluster_factory) -> Cluster:  # type: ignore[no-untyped-def]
-    return cluster_factory(brokers=1, coordinators=1)
+    return cluster_factory(brokers=1, coordinators=1, testing=True)
 
 
 class Collector(BaseActor):
