@@ -136,7 +136,9 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"\nKafka bootstrap servers: {cluster.bootstrap_servers}\n"
               f"Kafka client settings: {json.dumps(cluster.config.kafka_config())}")
         print(f"\nzafka cluster ready in {time.monotonic() - began:.2f} s; "
-              f"cluster file: {cluster.cluster_file_path}")
+              f"node file: {cluster.cluster_file_path}\n"
+              f"applications use {cluster.client_file_path}, admin tools "
+              f"{cluster.admin_file_path}")
         if getattr(args, "console", False):
             web = Console(str(cluster.cluster_file_path), host=args.host)
             print(f"web console: {web.login_url}")

@@ -47,6 +47,9 @@ from typing import Any
 
 from zafka.core.errors import CorruptRecord, ErrorCode
 from zafka.core.messages import (
+    AclBinding,
+    AclOperation,
+    AclPermission,
     AllocateProducerIds,
     AlterConfigs,
     AlterPartition,
@@ -54,14 +57,21 @@ from zafka.core.messages import (
     BrokerRecord,
     ChangeLeader,
     CompletePartitionReassignment,
+    CreateAcls,
     CreatePartitions,
     CreateTopic,
+    DeleteAcls,
     DeleteTopic,
     FenceBroker,
+    IdentityRecord,
     MetadataImage,
     PartitionRecord,
+    PatternType,
+    PutIdentity,
     RaftEntry,
     RegisterBroker,
+    ResourceType,
+    RevokeIdentity,
     SnapshotMeta,
     TopicRecord,
     UnfenceBroker,
@@ -90,10 +100,19 @@ DURABLE_TYPES: Mapping[str, type] = {
     "allocate_producer_ids": AllocateProducerIds,
     "alter_partition_reassignment": AlterPartitionReassignment,
     "complete_partition_reassignment": CompletePartitionReassignment,
+    # principals and ACLs (records and commands)
+    "identity": IdentityRecord,
+    "acl_binding": AclBinding,
+    "put_identity": PutIdentity,
+    "revoke_identity": RevokeIdentity,
+    "create_acls": CreateAcls,
+    "delete_acls": DeleteAcls,
 }
 """Stable type tag -> record class.  A tag is never reused or renamed."""
 
-DURABLE_ENUMS: Mapping[str, type[enum.Enum]] = {"error_code": ErrorCode}
+DURABLE_ENUMS: Mapping[str, type[enum.Enum]] = {
+    "error_code": ErrorCode, "acl_operation": AclOperation, "resource_type": ResourceType,
+    "pattern_type": PatternType, "acl_permission": AclPermission}
 """Stable type tag -> enum class (members are written by value)."""
 
 NESTING_MAX = 32

@@ -17,8 +17,8 @@ from zafka import Admin, Cluster, Consumer, Producer, TopicPartition
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as data, Cluster(brokers=3, data_dir=data) as cluster:
-        path = str(cluster.cluster_file_path)
-        with Admin(path) as admin:
+        path = str(cluster.client_file_path)  # the application's identity
+        with Admin(str(cluster.admin_file_path)) as admin:
             admin.create_topic("payments", partitions=1, replication_factor=3,
                                config={"min.insync.replicas": 2})
             leader = admin.describe_topic("payments").partitions[0].leader

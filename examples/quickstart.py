@@ -4,7 +4,7 @@ Run a cluster first (``python cluster.py --brokers 3``), then, from the reposito
 
     python examples/quickstart.py
 
-The cluster file is found at ./data/cluster.json, or wherever $ZAFKA_CLUSTER points.
+The client file is found at ./data/client.json, or wherever $ZAFKA_CLUSTER points.
 """
 
 from __future__ import annotations

@@ -97,3 +97,23 @@ def test_read_and_write_imply_describe_alter_configs_implies_describe_configs() 
 def test_acls_of_one_resource_type_say_nothing_about_another() -> None:
     authorizer = Authorizer(IDENTITIES, [allow(AclOperation.READ, "g")])
     assert authorizer.authorize("User:bob", AclOperation.READ, group("g"))
+
+
+def test_identities_revocations_and_acls_survive_a_metadata_snapshot() -> None:
+    from zafka.core.durable import decode_metadata_snapshot, encode_metadata_snapshot
+    from zafka.core.messages import CreateAcls, PutIdentity, RevokeIdentity
+    from zafka.core.metadata import MetadataState
+
+    state = MetadataState()
+    binding = allow(AclOperation.WRITE, "orders-", pattern=PatternType.PREFIXED)
+    for command in (PutIdentity(identity=IDENTITIES[0]), PutIdentity(identity=IDENTITIES[1]),
+                    RevokeIdentity(name="ops", public_key="b" * 40),
+                    CreateAcls(bindings=(binding, binding))):
+        assert state.apply(command).error == 0
+    restored = MetadataState.restore(decode_metadata_snapshot(
+        encode_metadata_snapshot(state.snapshot())))
+    assert restored.security.identities == {"alice": IDENTITIES[0]}
+    assert restored.security.revoked_keys == ("b" * 40,)
+    assert restored.security.acls == (binding,), "a binding is stored once"
+    again = restored.apply(PutIdentity(identity=IDENTITIES[1]))
+    assert again.error != 0, "a revoked key never comes back"
