@@ -148,9 +148,15 @@ def test_the_client_file_holds_no_node_secret_and_every_file_is_private(
     for path in (secured.cluster_file_path, secured.client_file_path,
                  secured.admin_file_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    for path in (secured.data_dir, secured.data_dir / "logs",
-                 secured.data_dir / "broker-1"):
+    for _ in range(100):  # a broker makes its replicas' directories once it hosts them
+        if (secured.data_dir / "broker-1" / "logs").exists():
+            break
+        time.sleep(0.05)
+    for path in (secured.data_dir, secured.data_dir / "logs", secured.data_dir / "broker-1",
+                 secured.data_dir / "broker-1" / "logs", secured.data_dir / "coordinator-1"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    for path in (secured.data_dir / "logs").iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 def test_a_client_cannot_complete_a_handshake_with_a_key_it_made_up_as_a_node(
