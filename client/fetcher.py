@@ -191,6 +191,13 @@ class Fetcher:
                           reply: FetchResponse | ZafkaError) -> None:
         """Buffer what a fetch brought; failures mark their partitions for a retry."""
         self.in_flight.discard(broker_id)
+        if isinstance(reply, ZafkaError) and not reply.retriable \
+                and reply.code == ErrorCode.TOPIC_AUTHORIZATION_FAILED:
+            for tp in sent:  # not allowed to read: poll raises it instead of retrying
+                state = self.states.get(tp)
+                if state is not None:
+                    state.error = reply
+            return
         if isinstance(reply, ZafkaError):
             self.metadata.refresh_needed = True
             for tp in sent:

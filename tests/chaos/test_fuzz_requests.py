@@ -31,10 +31,12 @@ from zafka.actors.coordinator import CoordinatorActor
 from zafka.actors.group import GroupActor
 from zafka.chaos.harness import CHAOS_TUNABLES
 from zafka.core import messages
-from zafka.core.errors import RequestTimedOut, ZafkaError
+from zafka.core.errors import ClusterAuthorizationFailed, RequestTimedOut, ZafkaError
 from zafka.core.messages import FindCoordinatorRequest, StatusReply, StatusRequest, catalogue
 from zafka.storage.records import Record, encode_batch
 from zafka.transport import codec
+from zafka.transport.cluster_file import ClusterFile, client_bind_url
+from zafka.transport.remote import Postbox
 
 from zafka.launcher import Cluster
 
@@ -272,3 +274,43 @@ def test_requests_with_fields_of_any_type_never_crash_a_node(
         return  # not even picklable (a memoryview inside): no peer can send it
     send_raw(pristine, name, frames)
     assert_still_serving(pristine, name, f"{actor} <- {message!r:.2000}")
+
+
+# --- as an application: node-only messages -------------------------------------------------
+
+NODE_ONLY = sorted((c for c in catalogue() if dataclasses.is_dataclass(c)
+                    and c is not messages.Envelope
+                    and messages.audience_of(c) in (messages.Audience.NODE,
+                                                    messages.Audience.TESTING)),
+                   key=lambda c: c.__name__)
+
+
+@pytest.fixture(scope="module")
+def as_client(small: Cluster) -> Iterator[Postbox]:
+    """A program holding only the application's client file."""
+    config = ClusterFile.load(small.client_file_path)
+    postbox = Postbox(client_bind_url(config), credentials=config.credentials).start()
+    yield postbox
+    postbox.stop()
+
+
+@settings(max_examples=150, deadline=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_node_only_messages_sent_with_the_client_file_are_refused_and_counted(
+        small: Cluster, as_client: Postbox, data: st.DataObject) -> None:
+    cls = data.draw(st.sampled_from(NODE_ONLY), label="type")
+    message = data.draw(message_of(cls), label="message")
+    name, actor = data.draw(st.sampled_from([("broker-1", "broker"), ("broker-1", "node"),
+                                             ("broker-1", "group"),
+                                             ("coordinator-1", "coordinator")]))
+    before = status(small, name).transport.get(f"refused.{cls.__name__}", 0)
+    try:
+        as_client.ask(small.node(name).spec.address, actor, message, REPLY_TIMEOUT_S).result()
+    except codec.EncodeError:
+        return  # this side's encoder refuses it (a field of the wrong type)
+    except ClusterAuthorizationFailed:
+        pass
+    else:
+        pytest.fail(f"{cls.__name__} from a client was answered")
+    assert status(small, name).transport.get(f"refused.{cls.__name__}", 0) == before + 1

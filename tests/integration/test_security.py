@@ -349,6 +349,11 @@ def test_acls_allow_and_deny_produce_consume_group_join_and_config_changes(
         produce_raw(alice, secured, "acl-orders")
         with pytest.raises(TopicAuthorizationFailed):  # Write does not grant Read
             fetch_raw(alice, secured, "acl-orders")
+        with Consumer(cluster=str(alice), auto_offset_reset="earliest") as consumer:
+            consumer.assign([messages.TopicPartition("acl-orders", 0)])
+            with pytest.raises(TopicAuthorizationFailed):
+                for _ in range(20):
+                    consumer.poll(timeout_ms=500)
         admin.create_acls([acl("User:alice", AclOperation.READ, ResourceType.TOPIC,
                                "acl-orders")])
         eventually(lambda: fetch_raw(alice, secured, "acl-orders"))
