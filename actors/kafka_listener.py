@@ -34,7 +34,7 @@ from zafka.actors.base import EXIT_ACTOR_FAILURE, BaseActor
 from zafka.actors.channel import ControllerChannel
 from zafka.actors.runtime import NodeRuntime
 from zafka.core.messages import Envelope, KafkaCall, Tick
-from zafka.kafka import Ask, Context, KafkaConnection, Outcome, Respond, Target
+from zafka.kafka import Ask, Context, KafkaConnection, Outcome, Respond, Target, Tell
 from zafka.kafka.connection import ProtocolViolation
 from zafka.kafka.registry import supported_versions
 
@@ -166,6 +166,11 @@ class KafkaListener:
         """Respond, or send the catalogue request and wait for its reply (loop thread)."""
         if isinstance(outcome, Respond):
             client.write(client.connection.respond(sequence, outcome))
+            return
+        if isinstance(outcome, Tell):  # no reply wanted, no response owed (acks=0)
+            self.runtime.postbox.send(self.runtime.address, outcome.target.value,
+                                      outcome.request)
+            client.write(client.connection.respond(sequence, Respond(None)))
             return
         call_id = next(self._ids)
         self.calls[call_id] = (client, sequence, outcome)

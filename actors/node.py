@@ -75,14 +75,15 @@ def watch_parent(parent_pid: int, stop: threading.Event) -> None:
 def start_main_actor(role: str, runtime: Any, data_dir: Path, cluster: ClusterFile,
                      kafka: Any = None) -> None:
     """Start the role's main actor and register it as ``node`` and as ``<role>``."""
-    from zafka.actors.broker import BrokerActor
-    from zafka.actors.coordinator import CoordinatorActor
-
     ref: Any
-    if role == "broker":
+    if role == "broker":  # imported per role: a coordinator needs no Kafka codec
+        from zafka.actors.broker import BrokerActor
+
         ref = BrokerActor.start(runtime, role, data_dir, cluster, kafka)
         wants_ticks = BrokerActor.wants_ticks
     else:
+        from zafka.actors.coordinator import CoordinatorActor
+
         ref = CoordinatorActor.start(runtime, role, data_dir, cluster)
         wants_ticks = CoordinatorActor.wants_ticks
     runtime.register(role, ref, ticks=wants_ticks)
@@ -167,6 +168,9 @@ def load_node_file(path: str, data_dir: Path) -> ClusterFile:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # kio (the Kafka codec) imports hypothesis for its test hooks when it is installed, and
+    # with it pytest: seconds of CPU per node start on a busy machine.  A node never uses it.
+    sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]
     from zafka.actors.runtime import NodeRuntime
 
     args = parse_args(argv)

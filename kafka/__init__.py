@@ -11,8 +11,8 @@ broker's cores do; this layer only translates.
 """
 
 from zafka.kafka.connection import KafkaConnection
-from zafka.kafka.handler import Ask, Context, Outcome, Respond, Target
+from zafka.kafka.handler import Ask, Context, Outcome, Respond, Target, Tell
 from zafka.kafka.registry import dispatch, supported_versions
 
-__all__ = ["Ask", "Context", "KafkaConnection", "Outcome", "Respond", "Target", "dispatch",
+__all__ = ["Ask", "Context", "KafkaConnection", "Outcome", "Respond", "Target", "Tell", "dispatch",
            "supported_versions"]

@@ -46,10 +46,18 @@ class Ask:
 
     target: Target
     request: Any
-    answer: Callable[[Any], Respond | Ask]
+    answer: Callable[[Any], Respond | Ask | Tell]
 
 
-Outcome = Respond | Ask
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tell:
+    """Send ``request`` to ``target`` and answer the client nothing (``acks=0``)."""
+
+    target: Target
+    request: Any
+
+
+Outcome = Respond | Ask | Tell
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +96,14 @@ def item_class(cls: type, name: str) -> Any:
     raise TypeError(f"{cls.__name__}.{name} is not a tuple of entities")
 
 
+@functools.cache
+def field_class(cls: type, name: str) -> Any:
+    """The entity class of the single nested field ``name``, None if this version lacks it."""
+    if name not in _fields(cls):
+        return None
+    return typing.get_type_hints(cls)[name]
+
+
 def make(cls: type, **values: Any) -> Any:
     """An entity of ``cls`` from the ``values`` its version has; callables in ``values``
     are called with the class of a nested field (to build that version's items)."""
@@ -103,5 +119,19 @@ def error(code: int) -> KafkaErrorCode:
     return KafkaErrorCode(int(code))
 
 
-__all__ = ["Ask", "Context", "Handler", "NO_THROTTLE", "Outcome", "Respond", "Target",
-           "error", "has_field", "item_class", "make"]
+def timeout_ms(value: datetime.timedelta) -> int:
+    """A kio duration field as the milliseconds the catalogue carries."""
+    return int(value.total_seconds() * 1000)
+
+
+def grouped(items: Any, key: Callable[[Any], str]) -> dict[str, list[Any]]:
+    """Items by ``key``, keys in first-seen order (Kafka responses group by topic)."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        out.setdefault(key(item), []).append(item)
+    return out
+
+
+__all__ = ["Ask", "Context", "Handler", "NO_THROTTLE", "Outcome", "Respond", "Target", "Tell",
+           "grouped", "timeout_ms",
+           "error", "field_class", "has_field", "item_class", "make"]

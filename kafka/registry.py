@@ -13,13 +13,30 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from zafka.kafka import api_versions, metadata
+from zafka.kafka import (
+    api_versions,
+    cluster,
+    configs,
+    fetch,
+    metadata,
+    offsets,
+    produce,
+    producer_ids,
+    topics,
+)
 from zafka.kafka.framing import RequestHeader
 from zafka.kafka.handler import Context, Handler, Outcome
 
 FAMILIES: tuple[types.ModuleType, ...] = (
     api_versions,
     metadata,
+    produce,
+    fetch,
+    offsets,
+    producer_ids,
+    topics,
+    configs,
+    cluster,
 )
 
 
