@@ -44,7 +44,8 @@ class NodeActor(BaseActor):
         self.reply(envelope, StatusReply(
             role=NodeRole(self.role), node_id=self.runtime.node_id, pid=os.getpid(),
             address=self.runtime.address, transport=transport,
-            undeliverable=self.runtime.undeliverable, coordinator=self.coordinator_status(),
+            undeliverable=self.runtime.undeliverable, delivered=self.runtime.delivered,
+            coordinator=self.coordinator_status(),
             broker=self.broker_status()))
 
     def on_echo(self, message: Echo, envelope: Envelope) -> None:

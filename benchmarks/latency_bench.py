@@ -7,7 +7,8 @@ one consumer process reading from the end and one producer process sending at a 
 (100 B values carrying their send time).  For ``acks=1`` and ``acks=all`` at each rate it
 reports the acknowledgement latency (send to the future's completion, in the producer) and
 the end-to-end latency (send to receipt by the consumer's ``poll``): p50 / p99 / p99.9 /
-max.  Both processes read ``time.perf_counter`` (CLOCK_MONOTONIC, shared by the processes of
+max; and the actor messages per acknowledged write at the leader broker (one write at a
+time).  Both processes read ``time.perf_counter`` (CLOCK_MONOTONIC, shared by the processes of
 one machine).  Prints a table and writes JSON.
 """
 
@@ -114,6 +115,31 @@ def measure(cluster: Cluster, admin: Admin, acks: Any, rate: int, seconds: float
             "e2e": percentiles(received)}
 
 
+def messages_per_write(cluster: Cluster, admin: Admin, acks: Any, writes: int = 200,
+                       ) -> dict[str, Any]:
+    """Actor messages per acknowledged write, one write at a time (each waits for its ack):
+    the envelopes the leader broker's process handed to its actors, and the followers'."""
+    topic = f"msgs-{acks}-{time.time_ns()}"
+    admin.create_topic(topic, partitions=1, replication_factor=3)
+    leader = admin.describe_topic(topic).partitions[0].leader
+    names = [f"broker-{b}" for b in sorted(admin.describe_topic(topic).partitions[0].replicas)]
+
+    def delivered() -> dict[str, int]:
+        return {name: cluster.status_of(cluster.node(name)).delivered for name in names}
+
+    with Producer(str(cluster.cluster_file_path), acks=acks, linger_ms=0) as producer:
+        for _ in range(20):  # warm: metadata, producer id, fetch sessions
+            producer.send(topic, b"w").get(timeout=30)
+        before = delivered()
+        for _ in range(writes):
+            producer.send(topic, b"x" * VALUE_BYTES).get(timeout=30)
+        after = delivered()
+    per_write = {name: round((after[name] - before[name] - 1) / writes, 2) for name in names}
+    return {"acks": acks, "writes": writes, "leader": f"broker-{leader}",
+            "leader_messages_per_write": per_write[f"broker-{leader}"],
+            "messages_per_write": per_write}
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(f"\n{'rate/s':>7} {'acks':>4} {'linger':>6} | {'ack p50':>7} {'p99':>6} "
           f"{'p99.9':>6} {'max':>6} | {'e2e p50':>7} {'p99':>6} {'p99.9':>6} {'max':>6}")
@@ -126,20 +152,25 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print("(milliseconds; producer and consumer in separate processes, RF=3, 3 brokers)")
 
 
-def run(rates: list[int], seconds: float, linger_ms: int) -> list[dict[str, Any]]:
+def run(rates: list[int], seconds: float, linger_ms: int,
+        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rows = []
     with tempfile.TemporaryDirectory() as data, Cluster(brokers=3, data_dir=data) as cluster, \
             Admin(str(cluster.cluster_file_path)) as admin:
+        counts = [messages_per_write(cluster, admin, acks) for acks in (1, "all")]
+        for count in counts:
+            print(f"  acks={count['acks']}: {count['leader_messages_per_write']} actor messages "
+                  f"per write at the leader ({count['messages_per_write']})", flush=True)
         for rate in rates:
             for acks in (1, "all"):
                 row = measure(cluster, admin, acks, rate, seconds, linger_ms)
                 rows.append(row)
                 print(f"  {rate}/s acks={acks}: ack {row['ack']} e2e {row['e2e']}",
                       flush=True)
-    return rows
+    return rows, counts
 
 
-def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.latency_bench")
     parser.add_argument("--quick", action="store_true", help="5 s per run instead of 15 s")
     parser.add_argument("--rates", default="200,2000,10000")
@@ -147,12 +178,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--json", default="benchmarks/results/latency.json")
     args = parser.parse_args(argv)
     rates = [int(rate) for rate in args.rates.split(",")]
-    rows = run(rates, 5.0 if args.quick else 15.0, args.linger_ms)
+    rows, counts = run(rates, 5.0 if args.quick else 15.0, args.linger_ms)
     print_table(rows)
+    for count in counts:
+        print(f"acks={count['acks']}: {count['leader_messages_per_write']} actor messages per "
+              f"acknowledged write at the leader broker")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"cpus": os.cpu_count(), "rows": rows}, indent=2))
+    Path(args.json).write_text(json.dumps({"cpus": os.cpu_count(), "rows": rows,
+                                           "messages": counts}, indent=2))
     print(f"written to {args.json}")
-    return rows
 
 
 if __name__ == "__main__":

@@ -188,6 +188,7 @@ class StatusReply:
     undeliverable: int
     coordinator: CoordinatorStatus | None = None
     broker: BrokerStatus | None = None
+    delivered: int = 0  # envelopes handed to this process's actors (local and remote)
 
     @property
     def serving(self) -> bool:
