@@ -69,7 +69,9 @@ def producer_process(cluster_file: str, topic: str, acks: Any, rate: int, second
                      linger_ms: int, results: Any) -> None:
     acked: list[float] = []
     padding = b" " * VALUE_BYTES
-    with Producer(cluster_file, acks=acks, linger_ms=linger_ms) as producer:
+    in_flight = int(os.environ.get("LATENCY_BENCH_IN_FLIGHT", "5"))
+    with Producer(cluster_file, acks=acks, linger_ms=linger_ms,
+                  max_in_flight_requests_per_connection=in_flight) as producer:
         producer.send(topic, b"warm-up".ljust(VALUE_BYTES)).get(timeout=30)
         total = int(rate * seconds)
         began = time.perf_counter()

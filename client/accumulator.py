@@ -16,7 +16,10 @@ later ones came back too, and the partition resends from its oldest batch, in or
 leader sees its sequences in order (or recognises the duplicates).  A batch that finishes
 before an older one stays in the queue as a placeholder until the older ones finish: a batch
 leaves only within ``max_in_flight_per_partition`` places of the oldest unfinished one, so a
-retry of that one always finds it in the leader's window of the last five batches.
+retry of that one always finds it in the leader's window of the last five batches.  A batch
+joins batches of its partition in flight only once it is full (or flushed): at low rates the
+records that arrive during a round trip then travel together, one request and one fsync for
+all of them, as with one batch in flight; at high rates full batches pipeline.
 Everything the lock guards lives here; the lock is never held while a future's callbacks run
 or while anything is sent.
 
@@ -241,6 +244,10 @@ class RecordAccumulator:
         if head.retry_at > now:
             drained.check_in(head.retry_at - now)
             return None
+        if any(queue[earlier].in_flight for earlier in range(index)) and not (
+                head.attempts or index < len(queue) - 1 or head.size_bytes >= self.batch_size
+                or self._flushes or self.closing):
+            return None  # behind a batch in flight only when full: group commit when quiet
         lingered = now - head.created
         if (head.attempts or index < len(queue) - 1 or head.size_bytes >= self.batch_size
                 or lingered >= self.linger_s or self._flushes or self.closing):
