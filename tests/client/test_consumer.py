@@ -302,8 +302,13 @@ def test_a_crashed_consumer_reports_its_own_failure_and_no_other(env: Fixture) -
         while crashed.actor_ref.is_alive():
             assert time.monotonic() < deadline, "the consumer actor did not stop"
             time.sleep(0.01)
-        with pytest.raises(ClientClosed, match="cannot handle object"):
-            crashed.assign([TopicPartition("x", 0)])
+        while True:  # pykka stops the actor a moment before its failure is recorded
+            with pytest.raises(ClientClosed) as crash:
+                crashed.assign([TopicPartition("x", 0)])
+            if "cannot handle object" in str(crash.value) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        assert "cannot handle object" in str(crash.value)
         with pytest.raises(ClientClosed) as refused:
             stopped.assign([TopicPartition("x", 0)])
         assert str(refused.value) == "the consumer actor stopped"
