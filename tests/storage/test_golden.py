@@ -23,6 +23,9 @@ from zafka.core.durable import (
     encode_raft_entry,
 )
 from zafka.core.messages import (
+    AclBinding,
+    AclOperation,
+    AclPermission,
     AllocateProducerIds,
     AlterConfigs,
     AlterPartition,
@@ -30,14 +33,21 @@ from zafka.core.messages import (
     BrokerRecord,
     ChangeLeader,
     CompletePartitionReassignment,
+    CreateAcls,
     CreatePartitions,
     CreateTopic,
+    DeleteAcls,
     DeleteTopic,
     FenceBroker,
+    IdentityRecord,
     MetadataImage,
     PartitionRecord,
+    PatternType,
+    PutIdentity,
     RaftEntry,
     RegisterBroker,
+    ResourceType,
+    RevokeIdentity,
     SnapshotMeta,
     TopicPartition,
     TopicRecord,
@@ -60,6 +70,14 @@ from tests.core.test_durable import COMMAND_TYPES
 GOLDEN = Path(__file__).parent / "golden"
 WRITE = os.environ.get("ZAFKA_WRITE_GOLDEN") == "1"
 
+ALICE = IdentityRecord(name="alice", role="client",
+                       public_key="rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7")
+READ_ORDERS = AclBinding(principal="User:alice", operation=AclOperation.READ,
+                         resource_type=ResourceType.TOPIC, resource_name="orders")
+DENY_PREFIX = AclBinding(principal="User:*", operation=AclOperation.WRITE,
+                         resource_type=ResourceType.TOPIC, resource_name="audit-",
+                         pattern_type=PatternType.PREFIXED, permission=AclPermission.DENY,
+                         host="10.0.0.7")
 COMMANDS = {
     "register_broker": RegisterBroker(broker_id=1, address="tcp://127.0.0.1:9301",
                                       incarnation="5f0c", kafka_address="127.0.0.1:9092"),
@@ -84,6 +102,10 @@ COMMANDS = {
         topic="orders", partition=0, partition_epoch=6, target=(2, 3, 4), leader=2),
     "complete_partition_reassignment": CompletePartitionReassignment(
         topic="orders", partition=0, partition_epoch=7, leader=2),
+    "put_identity": PutIdentity(identity=ALICE),
+    "revoke_identity": RevokeIdentity(name="alice", public_key=ALICE.public_key),
+    "create_acls": CreateAcls(bindings=(READ_ORDERS, DENY_PREFIX)),
+    "delete_acls": DeleteAcls(bindings=(DENY_PREFIX,)),
 }
 IMAGE = MetadataImage(
     offset=42,
@@ -101,7 +123,10 @@ IMAGE = MetadataImage(
                 PartitionRecord(topic="__consumer_offsets", topic_id="c0ff", partition=0,
                                 replicas=(1,), isr=(1,), leader=1, leader_epoch=0,
                                 partition_epoch=0)),
-    next_producer_id=2000)
+    next_producer_id=2000,
+    identities=(ALICE,),
+    revoked_keys=("Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID",),
+    acls=(READ_ORDERS, DENY_PREFIX))
 
 
 def check_golden(name: str, data: bytes) -> bytes:
@@ -142,6 +167,13 @@ def test_records_written_before_kafka_addresses_decode_with_none() -> None:
     image = decode_metadata_snapshot((GOLDEN / "metadata-snapshot-without-kafka.bin")
                                      .read_bytes())
     assert image.brokers[0] == dataclasses.replace(IMAGE.brokers[0], kafka_address="")
+
+
+def test_snapshots_written_before_identities_and_acls_decode_with_none() -> None:
+    """``identities``, ``revoked_keys`` and ``acls`` came with defaults: older images decode."""
+    image = decode_metadata_snapshot((GOLDEN / "metadata-snapshot-without-acls.bin")
+                                     .read_bytes())
+    assert image == dataclasses.replace(IMAGE, identities=(), revoked_keys=(), acls=())
 
 
 def test_metadata_snapshot() -> None:
