@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -249,18 +249,41 @@ class Cluster:
         return self
 
     def wait_serving(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """Wait until every running broker is registered and unfenced by the controller."""
+        """Wait until every running broker is registered and unfenced by the controller.
+
+        Then wait until every broker has applied the metadata the last of them needed, so
+        each one's picture (what a Kafka client's Metadata request gets from any of them)
+        already shows all the others unfenced.
+        """
         deadline = time.monotonic() + timeout
+        offsets: dict[str, int] = {}
         for node in self.brokers:
-            while node.running():
-                try:
-                    if self.status_of(node, timeout=1.0).serving:
-                        break
-                except ZafkaError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise ClusterError(f"{node.name} was not serving within {timeout} s")
-                time.sleep(0.02)
+            offsets[node.name] = self._wait_broker(
+                node, deadline, lambda status: status.serving, "serving", timeout)
+        needed = max(offsets.values(), default=0)
+        for node in self.brokers:
+            if offsets.get(node.name, needed) < needed:
+                self._wait_broker(
+                    node, deadline,
+                    lambda status: status.broker is not None
+                    and status.broker.metadata_offset >= needed,
+                    f"at metadata offset {needed}", timeout)
+
+    def _wait_broker(self, node: NodeProcess, deadline: float,
+                     done: Callable[[StatusReply], bool], what: str,
+                     timeout: float) -> int:
+        """Poll ``node``'s status until ``done``; its metadata offset then (-1 if it stopped)."""
+        while node.running():
+            try:
+                status = self.status_of(node, timeout=1.0)
+                if done(status) and status.broker is not None:
+                    return status.broker.metadata_offset
+            except ZafkaError:
+                pass
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{node.name} was not {what} within {timeout} s")
+            time.sleep(0.02)
+        return -1
 
     def _spawn(self, node: NodeProcess) -> None:
         command = [sys.executable, "-m", "zafka.actors.node", "--role", node.spec.role,
