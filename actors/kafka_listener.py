@@ -10,9 +10,14 @@ to the loop; the handler's ``answer`` turns them into the response, written in r
 order.  Pipelining: a connection may have up to ``IN_FLIGHT_PER_CONNECTION_MAX`` requests
 in flight; beyond that the loop stops reading it until responses drain.
 
+Authentication: with SASL users configured (the default) each connection's gate
+(``kafka.connection``) admits only ApiVersions and the SASL exchange until it succeeds; with
+a TLS context every connection is TLS (SASL_SSL).
+
 Bad input (counted per reason in ``stats``, the connection closed, every other connection
 served on): frames above ``kafka_request_bytes_max``, truncated or undecodable frames,
-unknown API keys or versions, and connections silent for ``kafka_connection_idle_ms``.
+unknown API keys or versions, requests before authentication, failed authentication, and
+connections silent for ``kafka_connection_idle_ms``.
 
 Must never: block an actor, decide anything the broker's cores decide, or let an exception
 in one connection end the others.
@@ -26,7 +31,9 @@ import dataclasses
 import itertools
 import logging
 import os
+import secrets
 import socket
+import ssl
 import threading
 from typing import Any
 
@@ -37,6 +44,7 @@ from zafka.core.messages import Envelope, KafkaCall, Tick
 from zafka.kafka import Ask, Context, KafkaConnection, Outcome, Respond, Target, Tell
 from zafka.kafka.connection import ProtocolViolation
 from zafka.kafka.registry import supported_versions
+from zafka.kafka.sasl import KafkaUsers
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +55,22 @@ READ_BYTES = 256 * 1024
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class KafkaSettings:
-    """Where a broker's Kafka listener binds and what address it advertises."""
+    """Where a broker's Kafka listener binds, what address it advertises, and how clients
+    authenticate (SASL users; a TLS context for SASL_SSL)."""
 
     bind_host: str
     port: int  # 0 = any free port
     advertise: str = ""  # "host:port"; "" = ``advertise_host`` and the bound port
     advertise_host: str = "127.0.0.1"
+    users: KafkaUsers | None = None  # None: no SASL (--kafka-auth none)
+    tls: ssl.SSLContext | None = None
 
 
 def start_listener(runtime: NodeRuntime, settings: KafkaSettings, cluster_id: str,
                    coordinators: list[str]) -> tuple[KafkaListener, str]:
     """Bind, register the ``kafka`` actor and start serving; (listener, advertised)."""
-    listener = KafkaListener(runtime, settings.bind_host, settings.port)
+    listener = KafkaListener(runtime, settings.bind_host, settings.port, settings.users,
+                             settings.tls)
     advertise = settings.advertise or f"{settings.advertise_host}:{listener.port}"
     host, port = advertise.rsplit(":", 1)
     listener.context = Context(
@@ -73,8 +85,11 @@ def start_listener(runtime: NodeRuntime, settings: KafkaSettings, cluster_id: st
 class KafkaListener:
     """The asyncio side: accepts, reads, writes; runs handlers' outcomes."""
 
-    def __init__(self, runtime: NodeRuntime, bind_host: str, port: int) -> None:
+    def __init__(self, runtime: NodeRuntime, bind_host: str, port: int,
+                 users: KafkaUsers | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.runtime = runtime
+        self.users = users
+        self.tls = tls
         self.context = Context(node_id=runtime.node_id, cluster_id="", host=bind_host,
                                port=port)
         self.frame_bytes_max = runtime.tunables.kafka_request_bytes_max
@@ -102,7 +117,7 @@ class KafkaListener:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         self._server = self.loop.run_until_complete(
-            asyncio.start_server(self._serve, sock=self.sock, limit=READ_BYTES))
+            asyncio.start_server(self._serve, sock=self.sock, limit=READ_BYTES, ssl=self.tls))
         self._started.set()
         try:
             self.loop.run_forever()
@@ -115,7 +130,10 @@ class KafkaListener:
     # --- connections --------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        client = _Client(self, writer, KafkaConnection(self.context, self.frame_bytes_max))
+        peer = writer.get_extra_info("peername")
+        context = dataclasses.replace(self.context, peer_host=str(peer[0]) if peer else "")
+        client = _Client(self, writer, KafkaConnection(
+            context, self.frame_bytes_max, self.users, lambda: secrets.token_hex(16)))
         self._clients.add(client)
         self.stats["connections_accepted"] += 1
         sock = writer.get_extra_info("socket")
@@ -145,6 +163,8 @@ class KafkaListener:
             except TimeoutError:
                 self.stats["closed_idle"] += 1
                 return
+            if client.closed:  # closed after a response (failed SASL)
+                return
             if not data:
                 if client.connection.reader.pending_bytes:
                     self.stats["closed_truncated_frame"] += 1
@@ -166,6 +186,10 @@ class KafkaListener:
         """Respond, or send the catalogue request and wait for its reply (loop thread)."""
         if isinstance(outcome, Respond):
             client.write(client.connection.respond(sequence, outcome))
+            if outcome.close:  # a failed SASL exchange: answered, then the connection ends
+                self.stats["closed_sasl_failed"] += 1
+                client.closed = True
+                client.writer.close()
             return
         if isinstance(outcome, Tell):  # no reply wanted, no response owed (acks=0)
             self.runtime.postbox.send(self.runtime.address, outcome.target.value,
@@ -174,9 +198,10 @@ class KafkaListener:
             return
         call_id = next(self._ids)
         self.calls[call_id] = (client, sequence, outcome)
-        if outcome.target is Target.BROKER:
-            self.runtime.postbox.send(self.runtime.address, "broker", outcome.request,
-                                      correlation_id=call_id, reply_to=ACTOR_NAME)
+        if outcome.target is not Target.CONTROLLER:  # this broker's own actors
+            self.runtime.postbox.send(self.runtime.address, outcome.target.value,
+                                      outcome.request, correlation_id=call_id,
+                                      reply_to=ACTOR_NAME)
         else:
             self.runtime.postbox.send(self.runtime.address, ACTOR_NAME,
                                       KafkaCall(call_id=call_id, target=outcome.target.value,

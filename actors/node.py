@@ -132,6 +132,8 @@ def kafka_settings(args: argparse.Namespace, cluster: ClusterFile, bind_host: st
                    host: str) -> Any:
     """The broker's Kafka listener settings from the flags and the cluster file."""
     from zafka.actors.kafka_listener import KafkaSettings
+    from zafka.kafka.auth_config import KafkaAuth
+    from zafka.kafka.tls import TlsFiles, is_loopback, server_context
 
     if args.role != "broker":
         return None
@@ -147,8 +149,25 @@ def kafka_settings(args: argparse.Namespace, cluster: ClusterFile, bind_host: st
     advertise = args.kafka_advertise or ""
     if not advertise and recorded and int(recorded.rsplit(":", 1)[1]) == port:
         advertise = recorded
+    auth = KafkaAuth.from_dict(cluster.kafka_auth or {"mode": "none"})
+    local = is_loopback(bind_host)
+    if not auth.enabled and not local:
+        raise SystemExit(f"zafka node: the Kafka listener would accept anyone on {bind_host} "
+                         "(the cluster was made with --kafka-auth none); bind it to loopback "
+                         "or make the cluster with SASL")
+    context = None
+    if auth.tls:
+        files = TlsFiles.under(Path(auth.ca_file).parent)
+        if not files.exist():
+            raise SystemExit(f"zafka node: TLS is on but {files.cert} or {files.key} is missing")
+        context = server_context(files)
+    elif not local:
+        log.warning("the Kafka listener on %s is not encrypted: SASL passwords and records "
+                    "cross the network in the clear (make the cluster with --kafka-tls)",
+                    bind_host)
     return KafkaSettings(bind_host=bind_host, port=port, advertise=advertise,
-                         advertise_host=host)
+                         advertise_host=host, users=auth.users if auth.enabled else None,
+                         tls=context)
 
 
 def load_node_file(path: str, data_dir: Path) -> ClusterFile:

@@ -134,7 +134,7 @@ def command_run(args: argparse.Namespace) -> int:
         print(format_table([r.to_json() for r in rows],
                            ["role", "id", "pid", "address", "state", "metrics"]))
         print(f"\nKafka bootstrap servers: {cluster.bootstrap_servers}\n"
-              f"Kafka client settings: {json.dumps(cluster.config.kafka_config())}")
+              f"Kafka client settings: {json.dumps(cluster.kafka_config())}")
         print(f"\nzafka cluster ready in {time.monotonic() - began:.2f} s; "
               f"node file: {cluster.cluster_file_path}\n"
               f"applications use {cluster.client_file_path}, admin tools "

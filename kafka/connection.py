@@ -5,6 +5,13 @@ connection's responses in the order of its requests, so each request gets a sequ
 and a finished response waits until every earlier one is written.  A request that needs no
 response (``acks=0`` produce) frees its place at once.
 
+Authentication: the connection's ``SaslGate`` (``kafka.sasl``) answers SaslHandshake and
+SaslAuthenticate itself (they are per-connection state, not broker requests), and until it
+has authenticated any other request but ApiVersions is a ``ProtocolViolation``
+("unauthenticated").  After SaslHandshake v0 the client's tokens come as bare frames
+without a header; they are answered as bare frames.  A failed exchange is answered, then the
+connection closes (``Respond.close``).
+
 Bad input: a frame above ``frame_bytes_max``, a size too small for a header, a body that does
 not decode, an unknown API key or version — ``ProtocolViolation`` with a reason; the caller
 counts it and closes the connection, as Kafka does.  ApiVersions of an unknown version is
@@ -15,9 +22,12 @@ Must never: block, or reorder responses.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from zafka.kafka import api_versions, codec, registry
+from zafka.kafka import api_versions, codec, registry, sasl
 from zafka.kafka.framing import (
     FrameError,
     FrameReader,
@@ -27,7 +37,10 @@ from zafka.kafka.framing import (
     peek_api,
     response_frame,
 )
-from zafka.kafka.handler import Context, Outcome, Respond
+from zafka.kafka.handler import Context, Outcome, Respond, error, make
+from zafka.kafka.sasl import KafkaUsers, SaslGate
+
+RAW_TOKEN = -1  # the api key recorded for a bare SASL token frame (SaslHandshake v0 flow)
 
 
 class ProtocolViolation(Exception):
@@ -41,8 +54,12 @@ class ProtocolViolation(Exception):
 class KafkaConnection:
     """The protocol state of one client connection."""
 
-    def __init__(self, context: Context, frame_bytes_max: int) -> None:
+    def __init__(self, context: Context, frame_bytes_max: int,
+                 users: KafkaUsers | None = None,
+                 nonce: Callable[[], str] = lambda: "") -> None:
+        """``users``: the SASL users a client must authenticate as (None: no SASL)."""
         self.context = context
+        self.gate = SaslGate(users, nonce)
         self.reader = FrameReader(frame_bytes_max)
         self.next_sequence = 0
         self.next_to_write = 0
@@ -64,17 +81,29 @@ class KafkaConnection:
             raise ProtocolViolation("bad_frame", str(error)) from None
         return [self._request(frame) for frame in frames]
 
+    @property
+    def principal(self) -> str:
+        """Whom this connection speaks for (``User:<name>``; ``User:ANONYMOUS`` without SASL)."""
+        return self.gate.principal
+
     def _request(self, frame: bytes) -> tuple[int, Outcome]:
-        api_key, version, correlation_id = peek_api(frame)
         sequence = self.next_sequence
         self.next_sequence += 1
         self.requests += 1
+        if self.gate.raw_tokens and not self.gate.authenticated:
+            self.headers[sequence] = RequestHeader(RAW_TOKEN, 0, 0, None)
+            reply = self.gate.on_authenticate(frame)
+            return sequence, Respond(reply.auth_bytes, close=reply.close)
+        api_key, version, correlation_id = peek_api(frame)
         if api_key == api_versions.API_KEY and not registry.serves(api_key, version):
             self.headers[sequence] = RequestHeader(api_key, 0, correlation_id, None)
             return sequence, Respond(api_versions.unsupported_version_response(self.context))
         if not registry.serves(api_key, version):
             raise ProtocolViolation("unsupported_api",
                                     f"api key {api_key} version {version} is not served")
+        if not self.gate.allows(api_key):
+            raise ProtocolViolation("unauthenticated",
+                                    f"api key {api_key} before SASL authentication")
         try:
             header = parse_request_header(frame, codec.is_flexible(api_key, version))
         except FrameError as error:
@@ -84,13 +113,31 @@ class KafkaConnection:
         except codec.DecodeError as error:
             raise ProtocolViolation("bad_request", str(error)) from None
         self.headers[sequence] = header
+        if api_key in sasl.VERSIONS:
+            return sequence, self._sasl(request, header)
         return sequence, registry.dispatch(request, header, self.context)
+
+    def _sasl(self, request: Any, header: RequestHeader) -> Respond:
+        cls = codec.response_class(header.api_key, header.api_version)
+        if header.api_key == sasl.SASL_HANDSHAKE:
+            fields, close = sasl.sasl_handshake_response(self.gate, request, header.api_version)
+        else:
+            fields, close = sasl.sasl_authenticate_response(self.gate, request)
+        fields["error_code"] = error(fields["error_code"])
+        if "mechanisms" in fields:
+            fields["mechanisms"] = tuple(fields["mechanisms"])
+        if "session_lifetime_ms" in fields:
+            fields["session_lifetime"] = timedelta(milliseconds=fields.pop("session_lifetime_ms"))
+        return Respond(make(cls, **fields), close=close)
 
     def respond(self, sequence: int, outcome: Respond) -> bytes:
         """Record the response of request ``sequence``; the bytes now writable, in order."""
         header = self.headers[sequence]
-        self.done[sequence] = None if outcome.body is None else \
-            self.encode(header, outcome.body)
+        if header.api_key == RAW_TOKEN:
+            self.done[sequence] = struct.pack(">i", len(outcome.body)) + outcome.body
+        else:
+            self.done[sequence] = None if outcome.body is None else \
+                self.encode(header, outcome.body)
         out = []
         while self.next_to_write in self.done:
             frame = self.done.pop(self.next_to_write)

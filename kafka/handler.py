@@ -18,6 +18,7 @@ import dataclasses
 import datetime
 import enum
 import functools
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,17 +28,21 @@ from zafka.kafka.framing import RequestHeader
 
 
 class Target(enum.Enum):
-    """Who serves a catalogue request: this broker's actor, or the controller."""
+    """Who serves a catalogue request: this broker's actor, its group coordinator actor,
+    or the controller."""
 
     BROKER = "broker"
+    GROUP = "group"
     CONTROLLER = "controller"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Respond:
-    """Answer with this kio response entity (None: send nothing)."""
+    """Answer with this kio response entity (None: send nothing); ``close``: close the
+    connection once this response is written (a failed SASL exchange)."""
 
     body: Any
+    close: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -70,6 +75,7 @@ class Context:
     port: int
     supported: Mapping[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
     auto_create_topics: bool = False
+    peer_host: str = ""  # the client's address, for one connection's requests (JoinGroup)
 
 
 Handler = Callable[[Any, RequestHeader, Context], Outcome]
@@ -115,6 +121,56 @@ def make(cls: type, **values: Any) -> Any:
     return cls(**chosen)
 
 
+def build(cls: type, values: Mapping[str, Any]) -> Any:
+    """An entity of ``cls`` from response fields named like Kafka's JSON schema, in
+    snake_case (``throttle_time_ms``, ``error_code``, lists of dicts for arrays): the fields
+    this version lacks are dropped, ``*_ms`` fill kio's duration fields, ints fill error
+    codes, and nested dicts become this version's items."""
+    hints = _hints(cls)
+    chosen = {}
+    for name in _fields(cls):
+        if name in values:
+            if values[name] is None and type(None) not in typing.get_args(hints[name]):
+                chosen[name] = _empty(hints[name])  # not nullable in this version
+            else:
+                chosen[name] = _convert(hints[name], values[name])
+        elif f"{name}_ms" in values:
+            chosen[name] = datetime.timedelta(milliseconds=values[f"{name}_ms"])
+    return cls(**chosen)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _empty(hint: Any) -> Any:
+    """The empty value a non-nullable field of type ``hint`` gets for None."""
+    if typing.get_origin(hint) is tuple:
+        return ()
+    for base in (str, bytes):
+        if isinstance(hint, type) and issubclass(hint, base):
+            return base()
+    raise TypeError(f"None for a non-nullable field of type {hint!r}")
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if hint is KafkaErrorCode:
+        return error(value)
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        return tuple(_convert(item, v) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        present = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _convert(present[0], value) if len(present) == 1 else value
+    if dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
+        return build(typing.cast(type, hint), value)
+    return value
+
+
 def error(code: int) -> KafkaErrorCode:
     return KafkaErrorCode(int(code))
 
@@ -133,5 +189,5 @@ def grouped(items: Any, key: Callable[[Any], str]) -> dict[str, list[Any]]:
 
 
 __all__ = ["Ask", "Context", "Handler", "NO_THROTTLE", "Outcome", "Respond", "Target", "Tell",
-           "grouped", "timeout_ms",
+           "build", "grouped", "timeout_ms",
            "error", "field_class", "has_field", "item_class", "make"]

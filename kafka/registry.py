@@ -2,7 +2,8 @@
 
 Each family module declares ``APIS = {api_key: (min_version, max_version)}`` and a
 ``handle(request, header, context)``; ApiVersions advertises exactly the union of
-``APIS``.
+``APIS`` and the SASL APIs, which each connection's gate answers itself (``kafka.sasl``,
+``kafka.connection``).
 
 Must never: serve an API key or version no module declares.
 """
@@ -18,10 +19,12 @@ from zafka.kafka import (
     cluster,
     configs,
     fetch,
+    group_apis,
     metadata,
     offsets,
     produce,
     producer_ids,
+    sasl,
     topics,
 )
 from zafka.kafka.framing import RequestHeader
@@ -37,6 +40,7 @@ FAMILIES: tuple[types.ModuleType, ...] = (
     topics,
     configs,
     cluster,
+    group_apis,
 )
 
 
@@ -48,6 +52,9 @@ def _table() -> tuple[dict[int, tuple[int, int]], dict[int, Handler]]:
             assert api_key not in versions, f"api key {api_key} served twice"
             versions[api_key] = span
             handlers[api_key] = family.handle
+    for api_key, span in sasl.VERSIONS.items():  # answered by the connection, not dispatched
+        assert api_key not in versions, f"api key {api_key} served twice"
+        versions[api_key] = span
     return versions, handlers
 
 

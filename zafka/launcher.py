@@ -167,6 +167,11 @@ class Cluster:
         """How Kafka clients authenticate to this cluster."""
         return KafkaAuth.from_dict(self.config.kafka_auth or {"mode": "none"})
 
+    def kafka_config(self) -> dict[str, str]:
+        """Everything a confluent-kafka client needs to reach this cluster: the bootstrap
+        servers and the security settings (SASL user and password; the CA with TLS)."""
+        return {**self.config.kafka_config(), **self.kafka_auth.confluent_settings()}
+
     def _issue_client_files(self, config: ClusterFile) -> ClusterFile:
         """Make sure the default admin and application identities have their client files
         (``admin.json``, ``client.json``) matching the node file: a missing or foreign one

@@ -60,7 +60,7 @@ class ZafkaCluster:
     @property
     def kafka_config(self) -> dict[str, str]:
         """A fresh dict of confluent-kafka settings (add your own keys freely)."""
-        return dict(self.cluster.config.kafka_config())
+        return self.cluster.kafka_config()
 
     @property
     def kafka_python_config(self) -> dict[str, Any]:

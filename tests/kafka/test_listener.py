@@ -28,9 +28,36 @@ def counters(cluster: ZafkaCluster, broker: str = "broker-1") -> dict[str, int]:
     return dict(cluster.cluster.status_of(node).broker.kafka_counters)  # type: ignore[union-attr]
 
 
-def raw_connection(cluster: ZafkaCluster) -> socket.socket:
+def raw_connection(cluster: ZafkaCluster, authenticate: bool = False,
+                   password: str | None = None) -> socket.socket:
+    """A plain TCP connection to broker-1's listener, SASL PLAIN done if ``authenticate``."""
     host, port = cluster.bootstrap_servers.split(",")[0].rsplit(":", 1)
-    return socket.create_connection((host, int(port)), timeout=10)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    if authenticate:
+        error_code = sasl_plain(sock, cluster.kafka_config["sasl.username"],
+                                password or cluster.kafka_config["sasl.password"])
+        assert error_code == 0
+    return sock
+
+
+def request(api_key: int, version: int, correlation_id: int, body: bytes) -> bytes:
+    """A non-flexible request frame (header v1, client id "test")."""
+    data = struct.pack(">hhih", api_key, version, correlation_id, 4) + b"test" + body
+    return struct.pack(">i", len(data)) + data
+
+
+def sasl_plain(sock: socket.socket, user: str, password: str) -> int:
+    """SaslHandshake v1 + SaslAuthenticate v0 with PLAIN; SaslAuthenticate's error code."""
+    sock.sendall(request(17, 1, 1, struct.pack(">h", 5) + b"PLAIN"))
+    assert struct.unpack_from(">ih", read_frame(sock)) == (1, 0)
+    token = b"\0" + user.encode() + b"\0" + password.encode()
+    sock.sendall(request(36, 0, 2, struct.pack(">i", len(token)) + token))
+    correlation_id, error_code = struct.unpack_from(">ih", read_frame(sock))
+    assert correlation_id == 2
+    return error_code
+
+
+METADATA_V1_ALL = request(3, 1, 9, struct.pack(">i", -1))
 
 
 def read_frame(sock: socket.socket) -> bytes:
@@ -113,11 +140,12 @@ def test_pipelined_requests_are_answered_in_order(kafka_cluster: ZafkaCluster) -
     (struct.pack(">ihhih", 10, 9999, 0, 1, -1), "closed_unsupported_api"),
     (struct.pack(">ihhih", 10, 3, 77, 1, -1), "closed_unsupported_api"),
     (struct.pack(">ihhih", 14, 3, 1, 1, -1) + b"\x00\x00\x00\x05", "closed_bad_request"),
+    (METADATA_V1_ALL, "closed_unauthenticated"),
 ])
 def test_bad_input_closes_the_connection_and_is_counted(
         kafka_cluster: ZafkaCluster, payload: bytes, reason: str) -> None:
     before = counters(kafka_cluster).get(reason, 0)
-    with raw_connection(kafka_cluster) as sock:
+    with raw_connection(kafka_cluster, authenticate=reason == "closed_bad_request") as sock:
         sock.sendall(payload)
         assert sock.recv(1) == b""  # closed by the broker
     assert counters(kafka_cluster).get(reason, 0) == before + 1
@@ -148,3 +176,39 @@ def wait_for(condition: object, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+
+
+def test_after_sasl_plain_a_raw_connection_is_served(kafka_cluster: ZafkaCluster) -> None:
+    with raw_connection(kafka_cluster, authenticate=True) as sock:
+        sock.sendall(METADATA_V1_ALL)
+        assert struct.unpack_from(">i", read_frame(sock))[0] == 9
+
+
+def test_a_wrong_password_is_answered_then_closed_and_counted(
+        kafka_cluster: ZafkaCluster) -> None:
+    before = counters(kafka_cluster).get("closed_sasl_failed", 0)
+    with raw_connection(kafka_cluster) as sock:
+        assert sasl_plain(sock, kafka_cluster.kafka_config["sasl.username"], "guess") == 58
+        assert sock.recv(1) == b""
+    wait_for(lambda: counters(kafka_cluster).get("closed_sasl_failed", 0) == before + 1)
+
+
+def test_sasl_handshake_v0_takes_bare_tokens(kafka_cluster: ZafkaCluster) -> None:
+    """Kafka's pre-KIP-152 flow: after SaslHandshake v0 the token is a bare frame."""
+    config = kafka_cluster.kafka_config
+    with raw_connection(kafka_cluster) as sock:
+        sock.sendall(request(17, 0, 1, struct.pack(">h", 5) + b"PLAIN"))
+        assert struct.unpack_from(">ih", read_frame(sock)) == (1, 0)
+        token = f"\0{config['sasl.username']}\0{config['sasl.password']}".encode()
+        sock.sendall(struct.pack(">i", len(token)) + token)
+        assert read_frame(sock) == b""  # PLAIN's (empty) server token, bare
+        sock.sendall(METADATA_V1_ALL)
+        assert struct.unpack_from(">i", read_frame(sock))[0] == 9
+
+
+def test_librdkafka_with_a_wrong_password_gets_no_metadata(
+        kafka_cluster: ZafkaCluster) -> None:
+    from confluent_kafka import KafkaException
+    admin = AdminClient({**kafka_cluster.kafka_config, "sasl.password": "guess"})
+    with pytest.raises(KafkaException):
+        admin.list_topics(timeout=3)

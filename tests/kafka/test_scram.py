@@ -107,3 +107,25 @@ def test_plain_checks_the_password_against_the_salted_credential() -> None:
         check_plain(b"user:pencil", lookup)
     with pytest.raises(SaslFailed, match="authorization id"):
         check_plain(b"admin\x00user\x00pencil", lookup)
+
+
+def test_a_final_nonce_with_the_client_nonce_repeated_in_front_is_accepted() -> None:
+    """librdkafka before 2.1 (kcat 1.7 ships 2.0) sends ``r=<client nonce><combined nonce>``;
+    Kafka accepts a final nonce that ends with the combined one, and so does zafka — with the
+    proof computed over the message as sent."""
+    import base64
+    import hashlib
+    import hmac
+
+    server = ScramServer("SCRAM-SHA-256", lookup_for(user=PENCIL), "n0nce")
+    bare = "n=user,r=abc"
+    server_first = server.step(f"n,,{bare}".encode()).decode()
+    without_proof = "c=biws,r=abc" + "abcn0nce"
+    salted = hashlib.pbkdf2_hmac("sha256", b"pencil", SALT, PENCIL.iterations)
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    stored_key = hashlib.sha256(client_key).digest()
+    auth_message = f"{bare},{server_first},{without_proof}".encode()
+    signature = hmac.digest(stored_key, auth_message, "sha256")
+    proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+    server.step(f"{without_proof},p={base64.b64encode(proof).decode()}".encode())
+    assert server.done and server.principal == "user"

@@ -28,21 +28,47 @@ from zafka.core.messages import (
     CreatePartitionsRequest,
     CreateTopicsReply,
     CreateTopicsRequest,
+    DeletedGroup,
+    DeleteGroupsRequest,
+    DeleteGroupsResponse,
     DeleteTopicsReply,
     DeleteTopicsRequest,
     DescribeConfigsReply,
     DescribeConfigsRequest,
+    DescribedGroup,
+    DescribedMember,
+    DescribeGroupsRequest,
+    DescribeGroupsResponse,
     DescribeTopicsReply,
     DescribeTopicsRequest,
     ErrorReply,
     FetchPartitionResponse,
     FetchRequest,
     FetchResponse,
+    FindCoordinatorRequest,
+    FindCoordinatorResponse,
+    GroupState,
+    HeartbeatRequest,
+    HeartbeatResponse,
     InitProducerIdRequest,
     InitProducerIdResponse,
+    JoinGroupMember,
+    JoinGroupRequest,
+    JoinGroupResponse,
+    LeaveGroupRequest,
+    LeaveGroupResponse,
+    ListedGroup,
+    ListGroupsRequest,
+    ListGroupsResponse,
     ListOffsetsPartitionResponse,
     ListOffsetsRequest,
     ListOffsetsResponse,
+    OffsetCommitPartitionResponse,
+    OffsetCommitRequest,
+    OffsetCommitResponse,
+    OffsetFetchPartition,
+    OffsetFetchRequest,
+    OffsetFetchResponse,
     OffsetForLeaderEpochPartitionResponse,
     OffsetForLeaderEpochRequest,
     OffsetForLeaderEpochResponse,
@@ -50,6 +76,8 @@ from zafka.core.messages import (
     ProducePartitionResponse,
     ProduceRequest,
     ProduceResponse,
+    SyncGroupRequest,
+    SyncGroupResponse,
     TopicConfigs,
     TopicDescription,
     TopicResult,
@@ -115,6 +143,45 @@ def reply_to(request: Any) -> Any:
         case AlterConfigsRequest():
             return AlterConfigsReply(results=tuple(TopicResult(name=t.name)
                                                    for t in request.topics))
+    return group_reply_to(request)
+
+
+def group_reply_to(request: Any) -> Any:
+    """Canned replies of the group coordinator (and the broker's FindCoordinator)."""
+    ok = ErrorCode.NONE
+    match request:
+        case FindCoordinatorRequest():
+            return FindCoordinatorResponse(error_code=ok, node_id=1, address="tcp://x:1")
+        case JoinGroupRequest():
+            return JoinGroupResponse(error_code=ok, generation_id=3, protocol_type="consumer",
+                                     protocol_name="range", leader="m-1", member_id="m-1",
+                                     members=(JoinGroupMember(member_id="m-1", metadata=b"s"),))
+        case SyncGroupRequest():
+            return SyncGroupResponse(error_code=ok, protocol_type="consumer",
+                                     protocol_name="range", assignment=b"a")
+        case HeartbeatRequest():
+            return HeartbeatResponse(error_code=ok)
+        case LeaveGroupRequest():
+            return LeaveGroupResponse(error_code=ok)
+        case OffsetCommitRequest():
+            return OffsetCommitResponse(partitions=tuple(OffsetCommitPartitionResponse(
+                topic=o.topic, partition=o.partition, error_code=ok) for o in request.offsets))
+        case OffsetFetchRequest():
+            return OffsetFetchResponse(error_code=ok, partitions=(
+                OffsetFetchPartition(topic="t", partition=0, offset=5, metadata="m",
+                                     leader_epoch=2),))
+        case ListGroupsRequest():
+            return ListGroupsResponse(error_code=ok, groups=(
+                ListedGroup(group_id="g", protocol_type="consumer", state=GroupState.STABLE),))
+        case DescribeGroupsRequest():
+            return DescribeGroupsResponse(groups=tuple(DescribedGroup(
+                error_code=ok, group_id=g, state=GroupState.STABLE, protocol_type="consumer",
+                protocol_name="range", members=(DescribedMember(
+                    member_id="m-1", client_id="c", client_host="/127.0.0.1", metadata=b"s",
+                    assignment=b"a"),)) for g in request.group_ids))
+        case DeleteGroupsRequest():
+            return DeleteGroupsResponse(results=tuple(DeletedGroup(group_id=g, error_code=ok)
+                                                      for g in request.group_ids))
     raise AssertionError(f"no canned reply for {request!r}")
 
 
