@@ -152,9 +152,11 @@ def kafka_settings(args: argparse.Namespace, cluster: ClusterFile, bind_host: st
     auth = KafkaAuth.from_dict(cluster.kafka_auth or {"mode": "none"})
     local = is_loopback(bind_host)
     if not auth.enabled and not local:
+        why = ("the cluster was made with --kafka-auth none" if cluster.kafka_auth
+               else "the cluster file has no kafka_auth section")
         raise SystemExit(f"zafka node: the Kafka listener would accept anyone on {bind_host} "
-                         "(the cluster was made with --kafka-auth none); bind it to loopback "
-                         "or make the cluster with SASL")
+                         f"({why}); bind it to loopback, make the cluster with SASL, "
+                         "or start the broker with --kafka-port -1")
     context = None
     if auth.tls:
         files = TlsFiles.under(Path(auth.ca_file).parent)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from zafka.kafka.setup import create_kafka_auth
 from zafka.transport.auth import Credentials
 from zafka.transport.cluster_file import ClusterFile, NodeSpec
 
@@ -131,9 +132,11 @@ def test_a_cluster_spread_over_network_namespaces_works_end_to_end(hosts: Hosts,
              ("broker", 1), ("broker", 2), ("broker", 3)]
     ips = {f"{r}-{i}": hosts.add(f"{r[0]}{i}", n) for n, (r, i) in enumerate(roles)}
     client_ip = hosts.add("client", len(roles))
+    # Brokers listen off loopback, so their Kafka listeners need SASL (and get TLS here).
+    kafka_auth = create_kafka_auth(tmp_path, sorted(ips.values()), "scram", use_tls=True)
     config = ClusterFile(cluster_id="netns", credentials=Credentials.generate(), nodes=tuple(
         NodeSpec(role=r, node_id=i, address=f"tcp://{ips[f'{r}-{i}']}:{PORT}")
-        for r, i in roles if r == "coordinator"))
+        for r, i in roles if r == "coordinator"), kafka_auth=kafka_auth)
     cluster_file = tmp_path / "cluster.json"
     config.save(cluster_file)
     for role, node_id in roles:
@@ -142,7 +145,8 @@ def test_a_cluster_spread_over_network_namespaces_works_end_to_end(hosts: Hosts,
             sys.executable, "cluster.py", "node", "--role", role, "--id", str(node_id),
             "--join", str(cluster_file), "--host", ips[name], "--port", str(PORT),
             "--data-dir", str(tmp_path / name)], tmp_path / f"{name}.out")
-    with_brokers = ClusterFile(cluster_id="netns", credentials=config.credentials, nodes=(
+    with_brokers = ClusterFile(cluster_id="netns", credentials=config.credentials,
+                               kafka_auth=kafka_auth, nodes=(
         *config.nodes, *(NodeSpec(role="broker", node_id=i, address=f"tcp://{ips[f'broker-{i}']}"
                                   f":{PORT}") for i in (1, 2, 3))))
     client_file = tmp_path / "client.json"
