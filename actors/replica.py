@@ -416,7 +416,7 @@ class ReplicaActor(ReplicaMetricsMixin, FollowerMixin, BaseActor):
         self.apply(decision.effects)
         if decision.has_data or decision.error != ErrorCode.NONE \
                 or decision.diverging_epoch is not None or call.max_wait_ms <= 0:
-            self.done(envelope, call.call_id, read_response(self.log, data, decision))
+            self.done(envelope, call.call_id, read_response(self.log, data, decision, self.record))
             return
         key = self.hold(envelope, call)
         deadline = self.now_tick + max(1, call.max_wait_ms // self.tunables.tick_ms)
@@ -505,7 +505,8 @@ class ReplicaActor(ReplicaMetricsMixin, FollowerMixin, BaseActor):
                 self.done(envelope, call.call_id, error_fetch(call.data, code, self.record))
                 continue
             decision = self.decide_fetch(call, again=True)  # recorded when it first came
-            self.done(envelope, call.call_id, read_response(self.log, call.data, decision))
+            self.done(envelope, call.call_id, read_response(self.log, call.data, decision,
+                                                            self.record))
             if not decision.effects.empty:
                 self.apply(decision.effects)
 

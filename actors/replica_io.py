@@ -71,12 +71,17 @@ def error_fetch(data: FetchPartition, code: ErrorCode,
         leader_epoch=record.leader_epoch if record else -1)
 
 
-def read_response(log: PartitionLog, data: FetchPartition, decision: Any) -> FetchPartitionResponse:
-    """The response for ``decision``: records in [fetch_offset, max_offset), whole batches."""
+def read_response(log: PartitionLog, data: FetchPartition, decision: Any,
+                  record: PartitionRecord | None = None) -> FetchPartitionResponse:
+    """The response for ``decision``: records in [fetch_offset, max_offset), whole batches;
+    an error (a fenced or unknown leader epoch) names the current leader and its epoch from
+    ``record``, so a client re-routes at once."""
     base = dict(topic=data.topic, partition=data.partition,
                 high_watermark=decision.high_watermark, log_start_offset=log.log_start_offset)
     if decision.error != ErrorCode.NONE:
-        return FetchPartitionResponse(error=decision.error, **base)
+        return FetchPartitionResponse(
+            error=decision.error, leader_id=record.leader if record else -1,
+            leader_epoch=record.leader_epoch if record else -1, **base)
     if decision.diverging_epoch is not None:
         return FetchPartitionResponse(diverging_epoch=decision.diverging_epoch, **base)
     if not decision.has_data:
