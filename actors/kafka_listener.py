@@ -12,7 +12,11 @@ in flight; beyond that the loop stops reading it until responses drain.
 
 Authentication: with SASL users configured (the default) each connection's gate
 (``kafka.connection``) admits only ApiVersions and the SASL exchange until it succeeds; with
-a TLS context every connection is TLS (SASL_SSL).
+a TLS context every connection is TLS (SASL_SSL).  Authorization: a user who is not a super
+user (``KafkaAuth.admins``) has each catalogue request checked against the cluster's ACLs
+before it leaves the listener; a refusal is answered as the broker answers one
+(``TOPIC_AUTHORIZATION_FAILED``, ``GROUP_AUTHORIZATION_FAILED``,
+``CLUSTER_AUTHORIZATION_FAILED``) and counted as ``requests_denied``.
 
 Bad input (counted per reason in ``stats``, the connection closed, every other connection
 served on): frames above ``kafka_request_bytes_max``, truncated or undecodable frames,
@@ -40,7 +44,8 @@ from typing import Any
 from zafka.actors.base import EXIT_ACTOR_FAILURE, BaseActor
 from zafka.actors.channel import ControllerChannel
 from zafka.actors.runtime import NodeRuntime
-from zafka.core.messages import Envelope, KafkaCall, Tick
+from zafka.core.errors import ErrorCode
+from zafka.core.messages import Envelope, ErrorReply, KafkaCall, Tick
 from zafka.kafka import Ask, Context, KafkaConnection, Outcome, Respond, Target, Tell
 from zafka.kafka.connection import ProtocolViolation
 from zafka.kafka.registry import supported_versions
@@ -64,13 +69,14 @@ class KafkaSettings:
     advertise_host: str = "127.0.0.1"
     users: KafkaUsers | None = None  # None: no SASL (--kafka-auth none)
     tls: ssl.SSLContext | None = None
+    super_users: frozenset[str] | None = None  # principals past the ACLs; None: everyone
 
 
 def start_listener(runtime: NodeRuntime, settings: KafkaSettings, cluster_id: str,
                    coordinators: list[str]) -> tuple[KafkaListener, str]:
     """Bind, register the ``kafka`` actor and start serving; (listener, advertised)."""
     listener = KafkaListener(runtime, settings.bind_host, settings.port, settings.users,
-                             settings.tls)
+                             settings.tls, settings.super_users)
     advertise = settings.advertise or f"{settings.advertise_host}:{listener.port}"
     host, port = advertise.rsplit(":", 1)
     listener.context = Context(
@@ -86,10 +92,12 @@ class KafkaListener:
     """The asyncio side: accepts, reads, writes; runs handlers' outcomes."""
 
     def __init__(self, runtime: NodeRuntime, bind_host: str, port: int,
-                 users: KafkaUsers | None = None, tls: ssl.SSLContext | None = None) -> None:
+                 users: KafkaUsers | None = None, tls: ssl.SSLContext | None = None,
+                 super_users: frozenset[str] | None = None) -> None:
         self.runtime = runtime
         self.users = users
         self.tls = tls
+        self.super_users = super_users
         self.context = Context(node_id=runtime.node_id, cluster_id="", host=bind_host,
                                port=port)
         self.frame_bytes_max = runtime.tunables.kafka_request_bytes_max
@@ -191,6 +199,16 @@ class KafkaListener:
                 client.closed = True
                 client.writer.close()
             return
+        denied = self.denied(client, outcome.request)
+        if denied is not None:  # answered as the broker would answer a refusal
+            self.stats["requests_denied"] += 1
+            if isinstance(outcome, Tell):
+                client.write(client.connection.respond(sequence, Respond(None)))
+            else:
+                code, reason = denied
+                self.carry_out(client, sequence,
+                               outcome.answer(ErrorReply(code=code, message=reason)))
+            return
         if isinstance(outcome, Tell):  # no reply wanted, no response owed (acks=0)
             self.runtime.postbox.send(self.runtime.address, outcome.target.value,
                                       outcome.request)
@@ -206,6 +224,16 @@ class KafkaListener:
             self.runtime.postbox.send(self.runtime.address, ACTOR_NAME,
                                       KafkaCall(call_id=call_id, target=outcome.target.value,
                                                 request=outcome.request))
+
+    def denied(self, client: _Client, request: Any) -> tuple[ErrorCode, str] | None:
+        """The ACL refusal of ``request`` for the connection's user, or None.  Requests go
+        on as this broker's own (local) messages, which the runtime does not check, so the
+        listener checks them here (``NodeSecurity.check_request``)."""
+        principal = client.connection.principal
+        if self.super_users is None or principal in self.super_users:
+            return None
+        return self.runtime.security.check_request(principal, request,
+                                                   client.connection.context.peer_host or "*")
 
     def deliver(self, call_id: int, reply: Any) -> None:
         """A reply for ``call_id`` (any thread): continue its outcome on the loop."""

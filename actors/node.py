@@ -169,7 +169,7 @@ def kafka_settings(args: argparse.Namespace, cluster: ClusterFile, bind_host: st
                     bind_host)
     return KafkaSettings(bind_host=bind_host, port=port, advertise=advertise,
                          advertise_host=host, users=auth.users if auth.enabled else None,
-                         tls=context)
+                         tls=context, super_users=auth.super_users())
 
 
 def load_node_file(path: str, data_dir: Path) -> ClusterFile:

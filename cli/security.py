@@ -1,5 +1,6 @@
-"""The security commands: ``credentials`` (issue, revoke and list identities) and ``acls``
-(shaped like Kafka's ``kafka-acls.sh``).
+"""The security commands: ``credentials`` (issue, revoke and list identities), ``acls``
+(shaped like Kafka's ``kafka-acls.sh``) and ``kafka-users`` (SASL users of the Kafka
+listeners, added to the node file).
 
 Owns: turning their arguments into ``Admin`` calls and printing the outcome.  ``--cluster``
 defaults to the admin identity's file (``./data/admin.json``).  Kafka's ``--cluster``
@@ -12,6 +13,8 @@ Must never: be imported by a layer below ``cli``.
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
 
 from zafka.cli.common import CLI_TIMEOUT_MS, CommandError, format_table, print_json, sub_command
@@ -24,6 +27,9 @@ from zafka.core.messages import (
     PatternType,
     ResourceType,
 )
+from zafka.transport.cluster_file import NODE_FILE_NAME
+
+from zafka.launcher import ClusterError, add_kafka_user_to_file
 
 OPERATIONS = {op.value.lower(): op for op in AclOperation}
 
@@ -44,6 +50,18 @@ def run_credentials(args: argparse.Namespace) -> int:
                 print_json(rows)
             else:
                 print(format_table(rows, ["principal", "role", "public_key"]))
+    return 0
+
+
+def run_kafka_users(args: argparse.Namespace) -> int:
+    try:
+        settings = add_kafka_user_to_file(Path(args.cluster), args.add, args.role == "admin")
+    except ClusterError as error:
+        raise CommandError(str(error)) from None
+    rights = "bypasses ACLs" if args.role == "admin" else "meets the cluster's ACLs"
+    print(f"Added Kafka user User:{args.add} ({args.role}: {rights}). Brokers read their "
+          "users when they start: restart them to admit it.\n"
+          f"Kafka client settings: {json.dumps(settings)}")
     return 0
 
 
@@ -127,6 +145,15 @@ def register(commands: Any) -> None:
                        help="where to write the new client file (default NAME.json beside "
                             "the admin file)")
     creds.add_argument("--json", action="store_true", help="print the list as JSON")
+    users = sub_command(
+        commands, "kafka-users",
+        "Add a SASL user for Kafka clients to the node file (its password is printed once).",
+        ["kafka-users --add billing", "kafka-users --add ops --role admin"],
+        run_kafka_users, default_file=f"data/{NODE_FILE_NAME}")
+    users.add_argument("--add", metavar="NAME", required=True,
+                       help="the user (principal User:NAME)")
+    users.add_argument("--role", choices=ISSUED_ROLES, default="client",
+                       help="admin: bypasses ACLs; client (default): meets them")
     acls = sub_command(
         commands, "acls", "Add, remove or list ACLs (like kafka-acls.sh).",
         ["acls --add --allow-principal User:alice --operation Write --topic orders",

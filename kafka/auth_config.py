@@ -6,6 +6,12 @@ SCRAM credentials of every user (salted; what a broker checks against) — plus 
 settings a Kafka client needs, named the way confluent-kafka (librdkafka) and kafka-python /
 aiokafka spell them.  A SASL user ``alice`` is the principal ``User:alice``.
 
+Users with admin rights (``admins``: the generated user, and any added with ``admin=True``)
+are super users on the Kafka listener, as a Kafka ``super.users`` entry is; every other
+user's requests are checked against the cluster's ACLs (``docs/security.md``), the same
+rules zafka's own client identities meet.  ``with_user`` adds a user (the brokers read the
+users when they start).
+
 ``--kafka-auth none`` (``mode="none"``) is an explicit opt-in: the listener then accepts any
 connection, and a node refuses to start such a listener on a non-loopback address.
 
@@ -33,6 +39,7 @@ class KafkaAuth:
     password: str = ""
     users: KafkaUsers = dataclasses.field(default_factory=lambda: KafkaUsers({}))
     ca_file: str = ""  # the cluster CA a TLS client must trust ("" without TLS)
+    admins: tuple[str, ...] = ()  # users whose requests bypass ACLs (super users)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -44,7 +51,27 @@ class KafkaAuth:
                  ca_file: str = "", user: str = DEFAULT_USER) -> KafkaAuth:
         """SCRAM on, one client user with ``password`` (stored salted for the brokers)."""
         return cls("scram", tls, user, password,
-                   KafkaUsers.with_password(user, password, salt_bytes), ca_file)
+                   KafkaUsers.with_password(user, password, salt_bytes), ca_file, (user,))
+
+    def with_user(self, user: str, password: str, salt_bytes: Callable[[], bytes], *,
+                  admin: bool = False) -> KafkaAuth:
+        """These settings with one more SASL user (or a new password for ``user``)."""
+        if not self.enabled:
+            raise ValueError("the cluster's Kafka listeners take no users (--kafka-auth none)")
+        if not user or ":" in user or "," in user or "=" in user:
+            raise ValueError(f"a Kafka user name may not be empty or hold ':', ',' or '=': "
+                             f"{user!r}")
+        added = KafkaUsers.with_password(user, password, salt_bytes)
+        users = KafkaUsers({**self.users.credentials, **added.credentials})
+        admins = tuple(a for a in self.admins if a != user) + ((user,) if admin else ())
+        return dataclasses.replace(self, users=users, admins=admins)
+
+    def super_users(self) -> frozenset[str] | None:
+        """The principals the Kafka listener lets past the ACLs; None: everyone (no
+        authentication, so nobody is told apart)."""
+        if not self.enabled:
+            return None
+        return frozenset(f"User:{name}" for name in self.admins)
 
     @property
     def enabled(self) -> bool:
@@ -80,13 +107,17 @@ class KafkaAuth:
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "tls": self.tls, "username": self.username,
                 "password": self.password, "ca_file": self.ca_file,
-                "users": self.users.to_dict()}
+                "users": self.users.to_dict(), "admins": list(self.admins)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KafkaAuth:
+        username = str(data.get("username", ""))
+        # made before users had roles: the generated user was the only one, with every right
+        admins = data.get("admins", [username] if username else [])
         return cls(str(data.get("mode", "scram")), bool(data.get("tls", False)),
-                   str(data.get("username", "")), str(data.get("password", "")),
-                   KafkaUsers.from_dict(data.get("users") or {}), str(data.get("ca_file", "")))
+                   username, str(data.get("password", "")),
+                   KafkaUsers.from_dict(data.get("users") or {}), str(data.get("ca_file", "")),
+                   tuple(str(a) for a in admins))
 
 
 __all__ = ["MODES", "KafkaAuth"]

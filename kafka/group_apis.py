@@ -79,9 +79,15 @@ def ask_each(target: Target, requests: Sequence[Any], failed: Callable[[Any, Err
     return next_outcome()
 
 
+PASSED_ON = frozenset({ErrorCode.NOT_COORDINATOR, ErrorCode.GROUP_AUTHORIZATION_FAILED,
+                       ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+                       ErrorCode.CLUSTER_AUTHORIZATION_FAILED})
+
+
 def _unreachable(code: ErrorCode) -> ErrorCode:
-    """What a client hears when the group actor could not be asked (retriable)."""
-    return code if code is ErrorCode.NOT_COORDINATOR else ErrorCode.COORDINATOR_NOT_AVAILABLE
+    """What a client hears when the group actor could not be asked (retriable), or was
+    not allowed to be (an ACL refusal, final)."""
+    return code if code in PASSED_ON else ErrorCode.COORDINATOR_NOT_AVAILABLE
 
 
 def failed_reply(request: Any, reply: ErrorReply) -> Any:

@@ -3,7 +3,7 @@ salted copies of it, and (with TLS) the cluster CA and server certificate.
 
 Owns nothing after it returns: the result goes into the cluster file's ``kafka_auth``.  It
 is the one place the Kafka layer draws randomness (``secrets``) and writes files; the
-launcher calls it once, when a cluster is created.
+launcher calls it when a cluster is created and when an operator adds a Kafka user.
 """
 
 from __future__ import annotations
@@ -31,4 +31,14 @@ def create_kafka_auth(data_dir: Path, hosts: list[str], mode: str = "scram",
                               tls=use_tls, ca_file=ca_file).to_dict()
 
 
-__all__ = ["create_kafka_auth"]
+def add_kafka_user(kafka_auth: dict[str, Any], user: str, admin: bool = False,
+                   ) -> tuple[dict[str, Any], str]:
+    """``kafka_auth`` with SASL user ``user`` added (or given a new password), and that
+    password; ``ValueError`` if the cluster's listeners take no users or the name is bad."""
+    password = secrets.token_urlsafe(24)
+    auth = KafkaAuth.from_dict(kafka_auth).with_user(
+        user, password, lambda: secrets.token_bytes(16), admin=admin)
+    return auth.to_dict(), password
+
+
+__all__ = ["add_kafka_user", "create_kafka_auth"]

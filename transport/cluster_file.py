@@ -34,6 +34,10 @@ DEFAULT_PATH = "data/" + CLIENT_FILE_NAME  # what applications use
 ADMIN_PATH = "data/" + ADMIN_FILE_NAME  # what the admin tools use
 
 
+KAFKA_NODE_SECRETS = frozenset({"users"})  # kafka_auth keys only nodes hold (zafka.kafka)
+KAFKA_ADMIN_SECRETS = frozenset({"username", "password", "admins"})  # ... and admins
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NodeSpec:
     """One node of the cluster: its role, id and the address it listens on."""
@@ -124,9 +128,15 @@ class ClusterFile:
 
     def client_file(self, identity: IdentityRecord, credentials: Credentials) -> ClusterFile:
         """The client file of ``identity`` (holding ``credentials``, issued from this node
-        file's): addresses, tunables and public keys only."""
+        file's): addresses, tunables and public keys only.  Of the Kafka settings it keeps
+        how to connect (mode, TLS, CA); only an admin's file keeps the generated Kafka user's
+        password, and no file keeps the brokers' stored SASL credentials."""
+        kafka_auth = None if self.kafka_auth is None else {
+            key: value for key, value in self.kafka_auth.items()
+            if key not in KAFKA_NODE_SECRETS
+            and (identity.role == "admin" or key not in KAFKA_ADMIN_SECRETS)}
         return dataclasses.replace(
-            self, credentials=credentials, identities=(identity,),
+            self, credentials=credentials, identities=(identity,), kafka_auth=kafka_auth,
             console_token=self.console_token if identity.role == "admin" else None)
 
     # --- files --------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from zafka.core.messages import (
     StatusRequest,
 )
 from zafka.kafka.auth_config import KafkaAuth
-from zafka.kafka.setup import create_kafka_auth
+from zafka.kafka.setup import add_kafka_user, create_kafka_auth
 from zafka.transport.auth import Credentials, Principals
 from zafka.transport.cluster_file import (
     ADMIN_FILE_NAME,
@@ -171,6 +171,21 @@ class Cluster:
         """Everything a confluent-kafka client needs to reach this cluster: the bootstrap
         servers and the security settings (SASL user and password; the CA with TLS)."""
         return {**self.config.kafka_config(), **self.kafka_auth.confluent_settings()}
+
+    def add_kafka_user(self, user: str, admin: bool = False) -> dict[str, str]:
+        """Add a SASL user for Kafka clients (``User:<user>``; an admin bypasses ACLs, any
+        other user meets them) with a new random password; returns its confluent-kafka
+        settings.  Brokers read their users when they start: add users before ``start()``
+        or restart the brokers."""
+        try:
+            kafka_auth, password = add_kafka_user(self.config.kafka_auth or {"mode": "none"},
+                                                  user, admin)
+        except ValueError as error:
+            raise ClusterError(str(error)) from None
+        self.config = dataclasses.replace(self.config, kafka_auth=kafka_auth)
+        if self.cluster_file_path.exists():
+            self.config.save(self.cluster_file_path)
+        return {**self.kafka_config(), "sasl.username": user, "sasl.password": password}
 
     def _issue_client_files(self, config: ClusterFile) -> ClusterFile:
         """Make sure the default admin and application identities have their client files
@@ -500,6 +515,27 @@ def add_broker_to_file(path: Path) -> ClusterFile:
         if client is not None and client.cluster_id == config.cluster_id:
             client.with_nodes(config.nodes).save(other)
     return config
+
+
+def add_kafka_user_to_file(path: Path, user: str, admin: bool = False) -> dict[str, str]:
+    """Add SASL user ``user`` (a new random password) to the node file at ``path``; returns
+    the user's confluent-kafka settings.  ``ClusterError`` for a client file or a cluster
+    whose Kafka listeners take no users.  Brokers read their users when they start."""
+    config = ClusterFile.load(path)
+    if config.credentials is not None and not config.is_node_file:
+        raise ClusterError(f"{path} is a client file; Kafka users are added to the node file "
+                           "(cluster.json)")
+    if config.kafka_auth is None:
+        raise ClusterError(f"{path} has no Kafka authentication section")
+    try:
+        kafka_auth, password = add_kafka_user(config.kafka_auth, user, admin)
+    except ValueError as error:
+        raise ClusterError(str(error)) from None
+    config = dataclasses.replace(config, kafka_auth=kafka_auth)
+    config.save(path)
+    settings = KafkaAuth.from_dict(kafka_auth).confluent_settings()
+    return {**config.kafka_config(), **settings, "sasl.username": user,
+            "sasl.password": password}
 
 
 def _read_client_file(path: Path) -> ClusterFile | None:

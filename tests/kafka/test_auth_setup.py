@@ -43,3 +43,37 @@ def test_no_authentication_is_an_explicit_choice(tmp_path: Path) -> None:
     assert not auth.enabled and auth.confluent_settings() == {"security.protocol": "PLAINTEXT"}
     with pytest.raises(ValueError, match="--kafka-auth must be one of scram, none"):
         create_kafka_auth(tmp_path, ["127.0.0.1"], mode="open")
+
+
+def test_the_generated_user_is_an_admin_and_added_users_are_not_unless_asked() -> None:
+    auth = KafkaAuth.generate("secret-password", lambda: b"salt" * 4)
+    assert auth.super_users() == frozenset({"User:zafka"})
+    more = auth.with_user("app", "app-password", lambda: b"salt" * 4)
+    more = more.with_user("ops", "ops-password", lambda: b"salt" * 4, admin=True)
+    assert more.super_users() == frozenset({"User:zafka", "User:ops"})
+    stored = more.users.lookup("app", "SCRAM-SHA-512")
+    assert stored is not None and stored.matches("app-password")
+    again = KafkaAuth.from_dict(more.to_dict())
+    assert again == more
+    demoted = again.with_user("ops", "new-password", lambda: b"salt" * 4)
+    assert demoted.super_users() == frozenset({"User:zafka"})
+
+
+def test_settings_made_before_user_roles_keep_the_generated_user_an_admin() -> None:
+    old = KafkaAuth.generate("secret-password", lambda: b"salt" * 4).to_dict()
+    del old["admins"]
+    assert KafkaAuth.from_dict(old).super_users() == frozenset({"User:zafka"})
+
+
+@pytest.mark.parametrize("name", ["", "a:b", "a,b", "a=b"])
+def test_a_bad_user_name_is_refused(name: str) -> None:
+    auth = KafkaAuth.generate("secret-password", lambda: b"salt" * 4)
+    with pytest.raises(ValueError, match="may not"):
+        auth.with_user(name, "pw", lambda: b"salt" * 4)
+
+
+def test_a_listener_without_authentication_takes_no_users() -> None:
+    auth = KafkaAuth("none")
+    assert auth.super_users() is None  # nobody is told apart: nothing is checked
+    with pytest.raises(ValueError, match="no users"):
+        auth.with_user("app", "pw", lambda: b"salt" * 4)
