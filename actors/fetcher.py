@@ -11,6 +11,7 @@ replica actors do).
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from zafka.actors.base import BaseActor
@@ -40,7 +41,10 @@ class FetcherActor(BaseActor):
         tunables = runtime.tunables
         self.wait_ms = tunables.replica_fetch_max_wait_ticks * tunables.tick_ms
         self.max_bytes = tunables.replica_fetch_max_bytes
-        self.batcher = FetchBatcher(timeout_ticks=2 * tunables.replica_fetch_max_wait_ticks + 10)
+        # a fresh base per process start: the leader may still answer the last process's
+        # requests, and their correlation ids must never match one of this process's
+        self.batcher = FetchBatcher(timeout_ticks=2 * tunables.replica_fetch_max_wait_ticks + 10,
+                                    correlation_base=secrets.randbits(32) << 20)
 
     def now(self) -> int:
         return self.runtime.ticker.count

@@ -11,7 +11,9 @@ Protocol (what the fetcher shell feeds in, what it carries out):
 - ``forget(topic, partition, now)``: the partition is no longer fetched from this leader.
 - ``on_response(correlation_id, response, now)``: a partition whose answer carries data, an
   error or a divergence is handed to its replica (``deliver``), which processes it and wants
-  again; a partition that came back empty keeps its want for the next round; an answer for a
+  again; a partition that came back empty keeps its want for the next round — unless the
+  leader's high watermark moved since the last answer handed on, which the replica must learn
+  (as Kafka's fetcher hands every partition of a response to its replica); an answer for a
   want replaced or forgotten since the request left is dropped.  The next request leaves once
   every replica handed an answer has wanted again, or ``rejoin_ticks`` passed, so a busy
   partition is never held back behind the long-poll of idle ones, and a replica that never
@@ -65,18 +67,22 @@ class FetchBatcher:
     """One leader broker's batched follower fetches (see the module docstring)."""
 
     def __init__(self, timeout_ticks: int, rejoin_ticks: int = REJOIN_TICKS,
-                 backoff_ticks: int = BACKOFF_TICKS) -> None:
+                 backoff_ticks: int = BACKOFF_TICKS, correlation_base: int = 0) -> None:
+        """``correlation_base`` must differ between incarnations of the fetcher (its
+        process's start): the leader may still answer a request of the previous one, and
+        that answer must never be taken for the answer to a request of this one."""
         self.timeout_ticks = timeout_ticks
         self.rejoin_ticks = rejoin_ticks
         self.backoff_ticks = backoff_ticks
         self.wants: dict[PartitionKey, FetchWant] = {}
         self.in_flight: dict[PartitionKey, int] = {}  # the request in flight: key -> want id
-        self.correlation_id = 0
+        self.correlation_id = correlation_base
         self.waiting_for: int | None = None
         self.sent_tick = 0
         self.rejoining: set[PartitionKey] = set()  # handed an answer, not wanted again yet
         self.rejoin_deadline = 0
         self.backoff_until = 0
+        self.known_hw: dict[PartitionKey, int] = {}  # the HW last handed to each replica
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -90,6 +96,7 @@ class FetchBatcher:
         key = (topic, partition)
         self.wants.pop(key, None)
         self.rejoining.discard(key)
+        self.known_hw.pop(key, None)
         return self._next(now)
 
     def on_response(self, correlation_id: int, response: FetchResponse,
@@ -104,7 +111,9 @@ class FetchBatcher:
             if want is None or want.request_id != self.in_flight.get(key):
                 continue  # replaced or forgotten since the request left
             if len(part.records) or part.error != ErrorCode.NONE \
-                    or part.diverging_epoch is not None:
+                    or part.diverging_epoch is not None \
+                    or part.high_watermark != self.known_hw.get(key):
+                self.known_hw[key] = part.high_watermark
                 del self.wants[key]
                 self.rejoining.add(key)
                 effects.deliver.append(

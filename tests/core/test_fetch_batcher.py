@@ -45,9 +45,9 @@ def want(partition: int, request_id: int, offset: int = 0) -> FetchWant:
 
 
 def answer(partition: int, records: bytes = b"", error: ErrorCode = ErrorCode.NONE,
-           ) -> FetchPartitionResponse:
+           high_watermark: int = -1) -> FetchPartitionResponse:
     return FetchPartitionResponse(topic="t", partition=partition, error=error,
-                                  records=records)
+                                  records=records, high_watermark=high_watermark)
 
 
 # --- unit cases ---------------------------------------------------------------------------
@@ -60,6 +60,7 @@ def test_the_first_want_sends_and_later_ones_wait_for_the_answer() -> None:
     assert first.wake_at == TIMEOUT_TICKS
     second = batcher.want(want(1, 1), now=1)
     assert second.send is None  # rides the next request
+    batcher.known_hw[("t", 0)] = -1  # the replica already knows this high watermark
     empty = batcher.on_response(first.send.correlation_id,
                                 FetchResponse(partitions=(answer(0),)), now=3)
     assert empty.deliver == []
@@ -79,6 +80,23 @@ def test_an_answer_with_data_goes_to_its_replica_and_the_next_request_waits_for_
     again = batcher.want(want(0, 2, offset=5), now=3)
     assert again.send is not None
     assert {p.partition: p.fetch_offset for p in again.send.partitions} == {0: 5, 1: 0}
+
+
+def test_an_empty_answer_goes_to_the_replica_only_when_the_high_watermark_moved() -> None:
+    batcher = FetchBatcher(TIMEOUT_TICKS)
+    sent = batcher.want(want(0, 1), 0).send
+    assert sent is not None
+    first = batcher.on_response(sent.correlation_id, FetchResponse(
+        partitions=(answer(0, high_watermark=7),)), now=1)
+    assert [a.response.high_watermark for _, a in first.deliver] == [7]  # not known yet
+    sent = batcher.want(want(0, 2), 2).send
+    assert sent is not None
+    same = batcher.on_response(sent.correlation_id, FetchResponse(
+        partitions=(answer(0, high_watermark=7),)), now=3)
+    assert same.deliver == [] and same.send is not None  # kept for the next round
+    moved = batcher.on_response(same.send.correlation_id, FetchResponse(
+        partitions=(answer(0, high_watermark=9),)), now=4)
+    assert [a.response.high_watermark for _, a in moved.deliver] == [9]
 
 
 def test_a_replica_that_never_wants_again_holds_nobody_up_past_the_rejoin_time() -> None:

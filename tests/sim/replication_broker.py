@@ -2,9 +2,17 @@
 
 Owns: one replica's ``MemoryLog``, its HW checkpoint, incarnation, the committed partition state
 it last saw, and its role: a ``LeaderState`` with a ``ProducerStateTable`` or a
-``FollowerState``.  It carries out the cores' effects the way ``ReplicaActor``
-(``actors/replica.py``, which owns the log and, while it leads, the leader state) does:
-append, flush, truncate, reply, send.
+``FollowerState``; and, like a real broker, a ``FetchBatcher`` per leader broker that its
+follower's fetches travel through (``core.fetch_batcher``, as ``FetcherActor`` carries it
+out), with the ticker's rule that the earliest of several wake-ups wins.  It carries out the
+cores' effects the way ``ReplicaActor`` (``actors/replica.py``, which owns the log and, while
+it leads, the leader state) does: append, flush, truncate, reply, send.
+
+It records the follower fetches that timed out at the follower although its fetcher no
+longer held them (``fetch_timeouts``, the ticks): a lost want, which the follower's own
+timeout — the safety net — recovers from, and which the simulation shows never happens once
+the network is healthy.  (An idle follower's want the fetcher still long-polls for also
+times out at the follower and is simply renewed: that is not a loss.)
 
 Must never: make a replication decision itself; every decision comes from a core.
 """
@@ -16,6 +24,14 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 from zafka.core.errors import ErrorCode
+from zafka.core.fetch_batcher import BatcherEffects, FetchBatcher
+from zafka.core.messages import (
+    FetchedPartition,
+    FetchPartition,
+    FetchPartitionResponse,
+    FetchResponse,
+    FetchWant,
+)
 from zafka.core.producer_state import ProducerStateTable
 from zafka.core.replication import LeaderState
 from zafka.core.replication_follower import FollowerRequestKind, FollowerState
@@ -40,6 +56,11 @@ from tests.sim.replication_model import (
 if TYPE_CHECKING:
     from tests.sim.replication_world import World
 
+# As on a real broker: the fetcher gives up on an unanswered request after two fetch waits
+# and a bit (FetcherActor), the replica only after six (replica_follower's 3 s at 50 ticks).
+FETCHER_TIMEOUT_TICKS = 2 * TUNABLES.replica_fetch_max_wait_ticks + 10
+FOLLOWER_FETCH_TIMEOUT_TICKS = 6 * TUNABLES.replica_fetch_max_wait_ticks
+
 
 class Broker:
     """One broker's replica of the partition: the shells around the replication cores."""
@@ -58,6 +79,10 @@ class Broker:
         self.held: dict[Hashable, Msg] = {}
         self.hw_seen: dict[int, int] = {}
         self.truncate_on_fetch = world.rng.random() < 0.5  # KIP-320 only, or KIP-101 first
+        self.batchers: dict[int, FetchBatcher] = {}  # leader broker -> its fetcher's core
+        self.batcher_due: dict[int, int] = {}  # leader broker -> the fetcher's wake-up
+        self.fetch_in_flight: tuple[int, int] | None = None  # (request id, sent at tick)
+        self.fetch_timeouts: list[int] = []  # ticks at which a follower fetch timed out
 
     @property
     def active(self) -> bool:
@@ -78,6 +103,9 @@ class Broker:
         self.log.crash()
         self.leader, self.follower, self.known = None, None, None
         self.held.clear()
+        self.batchers.clear()  # a fetcher's state dies with its process
+        self.batcher_due.clear()
+        self.fetch_in_flight = None
 
     def restart(self) -> None:
         self.alive, self.registered = True, False
@@ -140,10 +168,16 @@ class Broker:
                 leader_epoch=state.leader_epoch, log_end_offset=self.log.log_end_offset,
                 last_epoch=self.log.last_epoch, flushed_offset=self.log.flushed,
                 high_watermark=self.high_watermark, request_id_base=self.incarnation << 32,
-                truncate_on_fetch=self.truncate_on_fetch, tunables=TUNABLES)
+                truncate_on_fetch=self.truncate_on_fetch,
+                fetch_timeout_ticks=FOLLOWER_FETCH_TIMEOUT_TICKS, tunables=TUNABLES)
         else:
             self.follower.become_follower(leader_id=state.leader,
                                           leader_epoch=state.leader_epoch)
+            self.fetch_in_flight = None
+        for leader_id in list(self.batchers):  # the other fetchers forget the partition
+            if leader_id != state.leader:
+                self.carry_out(leader_id, self.batchers[leader_id].forget(
+                    TOPIC, PARTITION, self.world.now))
 
     def on_alter_partition_reply(self, msg: Msg) -> None:
         if not msg.body["ok"] and self.leader is not None:
@@ -233,21 +267,53 @@ class Broker:
                         records=records)
 
     def on_fetch_reply(self, msg: Msg) -> None:
-        follower, body = self.follower, msg.body
-        if follower is None or not follower.accepts_fetch(body["request_id"]):
+        """A leader's answer to a fetcher's request: the fetcher's core decides."""
+        body = msg.body
+        batcher = self.batchers.get(int(msg.src))
+        if batcher is None:
             return
-        decision = follower.on_fetch_response(
-            request_id=body["request_id"], error=body["error"],
+        part = FetchPartitionResponse(
+            topic=TOPIC, partition=PARTITION, error=body["error"],
             high_watermark=body.get("high_watermark", -1),
-            diverging_epoch=body.get("diverging_epoch"), history=self.log,
-            now_tick=self.world.now)
+            diverging_epoch=body.get("diverging_epoch"),
+            records=tuple(body.get("records", ())))  # type: ignore[arg-type]  # sim records
+        self.carry_out(int(msg.src), batcher.on_response(
+            body["request_id"], FetchResponse(partitions=(part,)), self.world.now))
+
+    def on_fetched(self, fetched: FetchedPartition) -> None:
+        """The fetcher handed the replica an answer (as ``on_fetched_partition``)."""
+        follower, part = self.follower, fetched.response
+        if follower is None or not follower.accepts_fetch(fetched.request_id):
+            return
+        self.fetch_in_flight = None
+        decision = follower.on_fetch_response(
+            request_id=fetched.request_id, error=part.error,
+            high_watermark=part.high_watermark, diverging_epoch=part.diverging_epoch,
+            history=self.log, now_tick=self.world.now)
         if decision is not None:
             self._truncate(decision.truncate_to)
             return
-        if body["error"] == ErrorCode.NONE and body["records"]:
-            self.log.append(list(body["records"]))
+        if part.error == ErrorCode.NONE and part.records:
+            self.log.append(list(part.records))  # type: ignore[arg-type]
             self._report_log()
         self.hw_checkpoint = max(self.hw_checkpoint, follower.high_watermark)
+
+    def carry_out(self, leader_id: int, effects: BatcherEffects) -> None:
+        """What ``FetcherActor`` does with its core's effects."""
+        if effects.send is not None:
+            want = effects.send.partitions[0]
+            self.world.send(self.id, leader_id, "fetch",
+                            request_id=effects.send.correlation_id,
+                            current_leader_epoch=want.current_leader_epoch,
+                            fetch_offset=want.fetch_offset,
+                            last_fetched_epoch=want.last_fetched_epoch)
+        for _, fetched in effects.deliver:
+            self.on_fetched(fetched)
+        if effects.wake_at is not None:
+            due = max(effects.wake_at, self.world.now + 1)
+            current = self.batcher_due.get(leader_id)
+            if current is None or due < current:
+                self.batcher_due[leader_id] = due
 
     def on_offset_for_leader_epoch(self, msg: Msg) -> None:
         body = msg.body
@@ -311,17 +377,34 @@ class Broker:
                 self.leader = None
             else:
                 self.hw_checkpoint = self.leader.high_watermark
+        for leader_id, due in list(self.batcher_due.items()):
+            if due <= now:
+                del self.batcher_due[leader_id]
+                self.carry_out(leader_id, self.batchers[leader_id].on_tick(now))
         if self.follower is not None:
             request = self.follower.poll(now)
-            if request is not None:
-                kind = ("fetch" if request.kind is FollowerRequestKind.FETCH
-                        else "offset_for_leader_epoch")
-                self.world.send(self.id, request.leader_id, kind,
+            if request is None:
+                return
+            if request.kind is not FollowerRequestKind.FETCH:
+                self.world.send(self.id, request.leader_id, "offset_for_leader_epoch",
                                 request_id=request.request_id,
                                 current_leader_epoch=request.current_leader_epoch,
-                                fetch_offset=request.fetch_offset,
-                                last_fetched_epoch=request.last_fetched_epoch,
                                 epoch=request.last_fetched_epoch)
+                return
+            batcher = self.batchers.setdefault(
+                request.leader_id, FetchBatcher(FETCHER_TIMEOUT_TICKS,
+                                                correlation_base=self.incarnation << 32))
+            if self.fetch_in_flight is not None:  # the last one was never answered ...
+                held = batcher.wants.get((TOPIC, PARTITION))
+                if held is None or held.request_id != self.fetch_in_flight[0]:
+                    self.fetch_timeouts.append(now)  # ... and the fetcher no longer had it
+            self.fetch_in_flight = (request.request_id, now)
+            self.carry_out(request.leader_id, batcher.want(FetchWant(
+                replica="replica", request_id=request.request_id, partition=FetchPartition(
+                    topic=TOPIC, partition=PARTITION, fetch_offset=request.fetch_offset,
+                    partition_max_bytes=1 << 20,
+                    current_leader_epoch=request.current_leader_epoch,
+                    last_fetched_epoch=request.last_fetched_epoch)), now))
 
     def invariants(self) -> None:
         if self.leader is not None:
@@ -333,5 +416,11 @@ class Broker:
             self.producers.invariants()
         if self.follower is not None:
             self.follower.invariants()
+        now = self.world.now
+        for leader_id, batcher in self.batchers.items():
+            unscheduled = batcher.unscheduled(now, self.batcher_due.get(leader_id))
+            assert not unscheduled, (
+                f"broker {self.id}'s fetcher for broker {leader_id}: unscheduled want "
+                f"{unscheduled} at tick {now}")
 
 

@@ -6,7 +6,9 @@ idempotent acks=all producers (one batch in flight, or a pipeline of five), the 
 (crashes that lose unflushed writes, pauses, cut links, on top of the lossy network of
 ``replication_model``), the named invariants checked after every tick, and ``run(seed)``:
 chaos, healing, convergence. Brokers are ``replication_broker.Broker``: shells around
-``LeaderState`` / ``FollowerState`` / ``ProducerStateTable``.
+``LeaderState`` / ``FollowerState`` / ``ProducerStateTable`` and their fetchers'
+``FetchBatcher``.  Beside the data invariants, a named liveness one: once the network is
+healthy no follower fetch is lost (its own timeout never fires).
 
 Must never: make a replication decision itself; the cores decide, the world only delivers.
 """
@@ -20,7 +22,7 @@ from typing import Any
 from zafka.core.errors import ErrorCode
 from zafka.core.replication_types import AlterPartitionProposal
 
-from tests.sim.replication_broker import Broker
+from tests.sim.replication_broker import FOLLOWER_FETCH_TIMEOUT_TICKS, Broker
 from tests.sim.replication_model import (
     BROKERS,
     CONTROLLER,
@@ -281,6 +283,7 @@ class World:
         self.brokers = {b: Broker(self, b) for b in BROKERS}
         self.acked: dict[int, tuple[str, int, int]] = {}  # offset -> (value, pid, base seq)
         self.acked_count = 0
+        self.healed_at: int | None = None
         self.controller.broadcast()
 
     def send(self, src: int | str, dst: int | str, kind: str, **body: Any) -> None:
@@ -351,6 +354,7 @@ class World:
             self.network.cut.clear()
 
     def heal(self) -> None:
+        self.healed_at = self.now
         self.network.chaos = False
         self.network.cut.clear()
         for broker in self.brokers.values():
@@ -367,6 +371,20 @@ class World:
         self.check_acknowledged_records_kept()
         self.check_committed_prefixes_agree()
         self.check_current_leader_hw()
+        self.check_no_lost_want()
+
+    def check_no_lost_want(self) -> None:
+        """On a healthy network every follower fetch is answered through its broker's
+        fetcher: the follower's own timeout (the safety net) never fires once the requests
+        lost before healing have timed out."""
+        if self.healed_at is None:
+            return
+        settled = self.healed_at + FOLLOWER_FETCH_TIMEOUT_TICKS + 10
+        for broker in self.brokers.values():
+            late = [t for t in broker.fetch_timeouts if t > settled]
+            assert not late, (f"lost want: broker {broker.id}'s follower fetch timed out at "
+                              f"tick {late[0]} on a healthy network (healed at "
+                              f"{self.healed_at})")
 
     def check_acknowledged_records_kept(self) -> None:
         """No acks=all-acknowledged record is lost: every ISR member and the current leader

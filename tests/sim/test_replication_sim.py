@@ -75,3 +75,24 @@ def settle(world: World) -> None:
             world.check_exactly_once()
             return
     raise AssertionError("replicas did not converge after the crash")
+
+
+def test_the_lost_want_invariant_catches_a_fetcher_that_drops_answers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not vacuous: a fetcher core that now and then forgets to hand an answer on (so the
+    follower's want is gone from it) fails the run with a named lost want."""
+    from zafka.core import fetch_batcher
+
+    original = fetch_batcher.FetchBatcher.on_response
+
+    def dropping(self: fetch_batcher.FetchBatcher, correlation_id: int, response: object,
+                 now: int) -> fetch_batcher.BatcherEffects:
+        effects = original(self, correlation_id, response, now)  # type: ignore[arg-type]
+        if effects.deliver and now % 7 == 0:
+            effects.deliver = []
+        return effects
+
+    monkeypatch.setattr(fetch_batcher.FetchBatcher, "on_response", dropping)
+    with pytest.raises(AssertionError, match="lost want"):
+        for seed in range(10):
+            run(seed)
