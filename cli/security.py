@@ -29,7 +29,7 @@ from zafka.core.messages import (
 )
 from zafka.transport.cluster_file import NODE_FILE_NAME
 
-from zafka.launcher import ClusterError, add_kafka_user_to_file
+from zafka.launcher import ClusterError, add_kafka_user_to_file, remove_kafka_user_from_file
 
 OPERATIONS = {op.value.lower(): op for op in AclOperation}
 
@@ -55,6 +55,11 @@ def run_credentials(args: argparse.Namespace) -> int:
 
 def run_kafka_users(args: argparse.Namespace) -> int:
     try:
+        if args.remove:
+            remove_kafka_user_from_file(Path(args.cluster), args.remove)
+            print(f"Removed Kafka user User:{args.remove}. Brokers read their users when they "
+                  "start: restart them to shut it out.")
+            return 0
         settings = add_kafka_user_to_file(Path(args.cluster), args.add, args.role == "admin")
     except ClusterError as error:
         raise CommandError(str(error)) from None
@@ -147,11 +152,14 @@ def register(commands: Any) -> None:
     creds.add_argument("--json", action="store_true", help="print the list as JSON")
     users = sub_command(
         commands, "kafka-users",
-        "Add a SASL user for Kafka clients to the node file (its password is printed once).",
-        ["kafka-users --add billing", "kafka-users --add ops --role admin"],
+        "Add or remove a SASL user for Kafka clients in the node file (a new user's password "
+        "is printed once; brokers read their users when they start).",
+        ["kafka-users --add billing", "kafka-users --add ops --role admin",
+         "kafka-users --remove billing"],
         run_kafka_users, default_file=f"data/{NODE_FILE_NAME}")
-    users.add_argument("--add", metavar="NAME", required=True,
-                       help="the user (principal User:NAME)")
+    user_action = users.add_mutually_exclusive_group(required=True)
+    user_action.add_argument("--add", metavar="NAME", help="add user NAME (User:NAME)")
+    user_action.add_argument("--remove", metavar="NAME", help="remove user NAME")
     users.add_argument("--role", choices=ISSUED_ROLES, default="client",
                        help="admin: bypasses ACLs; client (default): meets them")
     acls = sub_command(

@@ -9,8 +9,8 @@ aiokafka spell them.  A SASL user ``alice`` is the principal ``User:alice``.
 Users with admin rights (``admins``: the generated user, and any added with ``admin=True``)
 are super users on the Kafka listener, as a Kafka ``super.users`` entry is; every other
 user's requests are checked against the cluster's ACLs (``docs/security.md``), the same
-rules zafka's own client identities meet.  ``with_user`` adds a user (the brokers read the
-users when they start).
+rules zafka's own client identities meet.  ``with_user`` adds a user and ``without_user``
+removes one (the brokers read the users when they start).
 
 ``--kafka-auth none`` (``mode="none"``) is an explicit opt-in: the listener then accepts any
 connection, and a node refuses to start such a listener on a non-loopback address.
@@ -65,6 +65,18 @@ class KafkaAuth:
         users = KafkaUsers({**self.users.credentials, **added.credentials})
         admins = tuple(a for a in self.admins if a != user) + ((user,) if admin else ())
         return dataclasses.replace(self, users=users, admins=admins)
+
+    def without_user(self, user: str) -> KafkaAuth:
+        """These settings without SASL user ``user``; ``ValueError`` for an unknown user or
+        the generated one (what the launcher and the admin file hand out)."""
+        if user == self.username:
+            raise ValueError(f"{user!r} is the cluster's generated Kafka user; it stays")
+        if user not in self.users.credentials:
+            raise ValueError(f"no Kafka user {user!r}")
+        users = KafkaUsers({name: creds for name, creds in self.users.credentials.items()
+                            if name != user})
+        return dataclasses.replace(self, users=users,
+                                   admins=tuple(a for a in self.admins if a != user))
 
     def super_users(self) -> frozenset[str] | None:
         """The principals the Kafka listener lets past the ACLs; None: everyone (no

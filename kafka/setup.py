@@ -41,4 +41,9 @@ def add_kafka_user(kafka_auth: dict[str, Any], user: str, admin: bool = False,
     return auth.to_dict(), password
 
 
-__all__ = ["add_kafka_user", "create_kafka_auth"]
+def remove_kafka_user(kafka_auth: dict[str, Any], user: str) -> dict[str, Any]:
+    """``kafka_auth`` without SASL user ``user`` (``ValueError`` if it cannot go)."""
+    return KafkaAuth.from_dict(kafka_auth).without_user(user).to_dict()
+
+
+__all__ = ["add_kafka_user", "create_kafka_auth", "remove_kafka_user"]

@@ -34,7 +34,7 @@ from zafka.core.messages import (
     StatusRequest,
 )
 from zafka.kafka.auth_config import KafkaAuth
-from zafka.kafka.setup import add_kafka_user, create_kafka_auth
+from zafka.kafka.setup import add_kafka_user, create_kafka_auth, remove_kafka_user
 from zafka.transport.auth import Credentials, Principals
 from zafka.transport.cluster_file import (
     ADMIN_FILE_NAME,
@@ -517,18 +517,34 @@ def add_broker_to_file(path: Path) -> ClusterFile:
     return config
 
 
+def _node_file_kafka_auth(path: Path) -> tuple[ClusterFile, dict[str, Any]]:
+    config = ClusterFile.load(path)
+    if config.credentials is not None and not config.is_node_file:
+        raise ClusterError(f"{path} is a client file; Kafka users live in the node file "
+                           "(cluster.json)")
+    if config.kafka_auth is None:
+        raise ClusterError(f"{path} has no Kafka authentication section")
+    return config, config.kafka_auth
+
+
+def remove_kafka_user_from_file(path: Path, user: str) -> None:
+    """Remove SASL user ``user`` from the node file at ``path`` (brokers stop admitting it
+    when they restart); ``ClusterError`` if it cannot be removed."""
+    config, kafka_auth = _node_file_kafka_auth(path)
+    try:
+        kafka_auth = remove_kafka_user(kafka_auth, user)
+    except ValueError as error:
+        raise ClusterError(str(error)) from None
+    dataclasses.replace(config, kafka_auth=kafka_auth).save(path)
+
+
 def add_kafka_user_to_file(path: Path, user: str, admin: bool = False) -> dict[str, str]:
     """Add SASL user ``user`` (a new random password) to the node file at ``path``; returns
     the user's confluent-kafka settings.  ``ClusterError`` for a client file or a cluster
     whose Kafka listeners take no users.  Brokers read their users when they start."""
-    config = ClusterFile.load(path)
-    if config.credentials is not None and not config.is_node_file:
-        raise ClusterError(f"{path} is a client file; Kafka users are added to the node file "
-                           "(cluster.json)")
-    if config.kafka_auth is None:
-        raise ClusterError(f"{path} has no Kafka authentication section")
+    config, current = _node_file_kafka_auth(path)
     try:
-        kafka_auth, password = add_kafka_user(config.kafka_auth, user, admin)
+        kafka_auth, password = add_kafka_user(current, user, admin)
     except ValueError as error:
         raise ClusterError(str(error)) from None
     config = dataclasses.replace(config, kafka_auth=kafka_auth)

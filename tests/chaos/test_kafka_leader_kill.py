@@ -114,7 +114,13 @@ def test_sigkill_of_the_leader_under_a_full_speed_librdkafka_producer(
     admin = AdminClient(config)
     admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3, config={
         "min.insync.replicas": "2"})])[TOPIC].result(30)
-    leader = admin.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions[0].leader
+
+    def partition_leader() -> int:
+        partitions = admin.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
+        return partitions[0].leader if 0 in partitions else -1
+
+    wait_for(lambda: partition_leader() >= 0, 30, "partition 0 has a leader in Metadata")
+    leader = partition_leader()
     victim = f"broker-{leader}"
 
     producer = FullSpeedProducer(config)

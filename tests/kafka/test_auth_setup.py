@@ -77,3 +77,14 @@ def test_a_listener_without_authentication_takes_no_users() -> None:
     assert auth.super_users() is None  # nobody is told apart: nothing is checked
     with pytest.raises(ValueError, match="no users"):
         auth.with_user("app", "pw", lambda: b"salt" * 4)
+
+
+def test_a_user_can_be_removed_but_not_the_generated_one() -> None:
+    auth = KafkaAuth.generate("secret-password", lambda: b"salt" * 4)
+    more = auth.with_user("ops", "pw", lambda: b"salt" * 4, admin=True)
+    fewer = more.without_user("ops")
+    assert "ops" not in fewer.users.credentials and fewer.super_users() == auth.super_users()
+    with pytest.raises(ValueError, match="generated"):
+        more.without_user("zafka")
+    with pytest.raises(ValueError, match="no Kafka user"):
+        more.without_user("nobody")

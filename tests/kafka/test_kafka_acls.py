@@ -154,3 +154,11 @@ def test_client_files_carry_only_the_kafka_settings_their_role_needs(
     assert settings["sasl.username"] == "later" and len(settings["sasl.password"]) > 20
     stored = json.loads(Path(cluster.cluster_file_path).read_text())["kafka_auth"]
     assert "later" in stored["users"] and "later" not in stored["admins"]
+    assert main(["kafka-users", "--remove", "later",
+                 "--cluster", str(cluster.cluster_file_path)]) == 0
+    assert "Removed Kafka user User:later" in capsys.readouterr().out
+    stored = json.loads(Path(cluster.cluster_file_path).read_text())["kafka_auth"]
+    assert "later" not in stored["users"]
+    assert main(["kafka-users", "--remove", "zafka",
+                 "--cluster", str(cluster.cluster_file_path)]) != 0
+    assert "generated" in capsys.readouterr().err

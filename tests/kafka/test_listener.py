@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -97,7 +98,13 @@ def test_metadata_names_the_real_leaders_and_epochs(kafka_cluster: ZafkaCluster)
     with Admin(kafka_cluster.cluster_file) as zadmin:
         zadmin.create_topic("leaders", partitions=3, replication_factor=3)
         described = {p.partition: p for p in zadmin.describe_topic("leaders").partitions}
-    metadata = admin.list_topics("leaders", timeout=20).topics["leaders"]
+    deadline = time.monotonic() + 30
+    while True:  # the answering broker applies the new topic a moment after it commits
+        metadata = admin.list_topics("leaders", timeout=20).topics["leaders"]
+        if metadata.error is None and len(metadata.partitions) == 3 \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert metadata.error is None
     assert sorted(metadata.partitions) == [0, 1, 2]
     for index, partition in metadata.partitions.items():
