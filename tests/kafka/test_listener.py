@@ -85,9 +85,15 @@ def api_versions_request(version: int, correlation_id: int) -> bytes:
 
 def test_librdkafka_sees_every_broker_at_its_kafka_address(kafka_cluster: ZafkaCluster) -> None:
     admin = AdminClient(kafka_cluster.kafka_config)
-    metadata = admin.list_topics(timeout=20)
-    advertised = {f"{b.host}:{b.port}" for b in metadata.brokers.values()}
-    assert advertised == set(kafka_cluster.bootstrap_servers.split(","))
+    expected = set(kafka_cluster.bootstrap_servers.split(","))
+    deadline = time.monotonic() + 20
+    while True:  # a broker fenced for a moment (a missed heartbeat on a loaded machine)
+        metadata = admin.list_topics(timeout=20)  # is left out until it is back
+        advertised = {f"{b.host}:{b.port}" for b in metadata.brokers.values()}
+        if advertised == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert advertised == expected
     assert metadata.cluster_id == kafka_cluster.cluster.config.cluster_id
     assert metadata.controller_id in metadata.brokers
 
