@@ -229,11 +229,11 @@ class KafkaListener:
         """The ACL refusal of ``request`` for the connection's user, or None.  Requests go
         on as this broker's own (local) messages, which the runtime does not check, so the
         listener checks them here (``NodeSecurity.check_request``)."""
-        principal = client.connection.principal
-        if self.super_users is None or principal in self.super_users:
+        if self.super_users is None:  # no authentication: nobody to tell apart
             return None
-        return self.runtime.security.check_request(principal, request,
-                                                   client.connection.context.peer_host or "*")
+        return self.runtime.security.check_request(
+            client.connection.principal, request, client.connection.context.peer_host or "*",
+            super_users=self.super_users)
 
     def deliver(self, call_id: int, reply: Any) -> None:
         """A reply for ``call_id`` (any thread): continue its outcome on the loop."""

@@ -70,12 +70,14 @@ class NodeSecurity:
         return self.authorizer.authorize(principal, operation, resource, host)
 
     def check_request(self, principal: str, request: Any, host: str = "*",
+                      super_users: frozenset[str] = frozenset(),
                       ) -> tuple[ErrorCode, str] | None:
         """For an edge that authenticates its own users (the Kafka listener) and hands their
         requests on as this process: None if ``principal`` may send ``request``, else the
         Kafka error to answer with.  Requests an edge sends locally bypass ``check``, so the
-        edge must call this first."""
-        if self.authorizer.is_super_user(principal):
+        edge must call this first.  ``super_users``: the edge's own admins (Kafka's
+        ``super.users``), who pass like admin identities."""
+        if principal in super_users or self.authorizer.is_super_user(principal):
             return None
         return self.authorizer.first_denied(principal, request, host)
 

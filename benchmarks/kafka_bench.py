@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from zafka.cli.common import format_table
 from zafka.client import Admin, Consumer, Producer, TopicPartition
 
 from zafka.launcher import Cluster
@@ -206,9 +207,7 @@ def main(argv: list[str] | None = None) -> int:
           f"replication factor 3, median of {repeat}")
     columns = ["run", "records", "records_per_s", "mb_per_s", "broker_cpu_s_per_m",
                "client_cpu_s_per_m", "runs"]
-    print("  ".join(f"{c:>28}" for c in columns))
-    for row in rows:
-        print("  ".join(f"{str(row[c]):>28}" for c in columns))
+    print(format_table(rows, columns))
     Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kio.serial import entity_reader, entity_writer
+from zafka.cli.common import format_table
 from zafka.core.messages import (
     BrokerRecord,
     DescribeTopicsReply,
@@ -156,10 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                "kafka_python_decode_us": round(timed(kp_decode, args.repeat), 1),
                "kafka_python_encode_us": round(timed(kp_encode, args.repeat), 1)}
         rows.append(row)
-    columns = list(rows[0])
-    print("  ".join(f"{c:>24}" for c in columns))
-    for row in rows:
-        print("  ".join(f"{str(row[c]):>24}" for c in columns))
+    print(format_table(rows, list(rows[0])))
     Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
 

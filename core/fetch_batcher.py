@@ -170,6 +170,8 @@ class FetchBatcher:
         (``woken_at``, the shell's pending one) due by the time what holds them back ends."""
         if not self.wants:
             return []
+        # Worked out again rather than from ``_wake_at``: this is the check on it, and a
+        # wake-up rule that forgot a case must not hide from its own check.
         if self.waiting_for is not None:
             due = self.sent_tick + self.timeout_ticks
         elif self.rejoining:

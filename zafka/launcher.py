@@ -177,15 +177,10 @@ class Cluster:
         other user meets them) with a new random password; returns its confluent-kafka
         settings.  Brokers read their users when they start: add users before ``start()``
         or restart the brokers."""
-        try:
-            kafka_auth, password = add_kafka_user(self.config.kafka_auth or {"mode": "none"},
-                                                  user, admin)
-        except ValueError as error:
-            raise ClusterError(str(error)) from None
-        self.config = dataclasses.replace(self.config, kafka_auth=kafka_auth)
+        self.config, settings = _with_kafka_user(self.config, user, admin)
         if self.cluster_file_path.exists():
             self.config.save(self.cluster_file_path)
-        return {**self.kafka_config(), "sasl.username": user, "sasl.password": password}
+        return settings
 
     def _issue_client_files(self, config: ClusterFile) -> ClusterFile:
         """Make sure the default admin and application identities have their client files
@@ -542,16 +537,24 @@ def add_kafka_user_to_file(path: Path, user: str, admin: bool = False) -> dict[s
     """Add SASL user ``user`` (a new random password) to the node file at ``path``; returns
     the user's confluent-kafka settings.  ``ClusterError`` for a client file or a cluster
     whose Kafka listeners take no users.  Brokers read their users when they start."""
-    config, current = _node_file_kafka_auth(path)
+    config, settings = _with_kafka_user(_node_file_kafka_auth(path)[0], user, admin)
+    config.save(path)
+    return settings
+
+
+def _with_kafka_user(config: ClusterFile, user: str, admin: bool,
+                     ) -> tuple[ClusterFile, dict[str, str]]:
+    """``config`` with SASL user ``user`` added (a new random password), and the user's
+    confluent-kafka settings."""
     try:
-        kafka_auth, password = add_kafka_user(current, user, admin)
+        kafka_auth, password = add_kafka_user(config.kafka_auth or {"mode": "none"}, user,
+                                              admin)
     except ValueError as error:
         raise ClusterError(str(error)) from None
     config = dataclasses.replace(config, kafka_auth=kafka_auth)
-    config.save(path)
     settings = KafkaAuth.from_dict(kafka_auth).confluent_settings()
-    return {**config.kafka_config(), **settings, "sasl.username": user,
-            "sasl.password": password}
+    return config, {**config.kafka_config(), **settings, "sasl.username": user,
+                    "sasl.password": password}
 
 
 def _read_client_file(path: Path) -> ClusterFile | None:
